@@ -1,0 +1,62 @@
+"""Project paths and settings, read from the environment when asked, never at import.
+
+Every setting has a project-local default so that a fresh clone runs with no
+configuration; production overrides them with environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+# The reporting period range of the sample data and the demo.
+SAMPLE_DIR_DEFAULT = PROJECT_DIR / "data" / "sample"
+
+
+def _path_setting(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def var_dir() -> Path:
+    """Runtime state of the local pipeline (inbox, archive, outboxes, quarantine)."""
+    return _path_setting("TWOTOWNS_VAR_DIR", PROJECT_DIR / "var")
+
+
+def inbox_dir() -> Path:
+    """Where county files arrive; the county_reports DAG picks them up here."""
+    return _path_setting("TWOTOWNS_INBOX", var_dir() / "inbox")
+
+
+def archive_dir() -> Path:
+    """Content-addressed store of every file ever received (never deleted)."""
+    return _path_setting("TWOTOWNS_ARCHIVE", var_dir() / "archive")
+
+
+def quarantine_dir() -> Path:
+    """Refused files, kept under their content hash with the findings beside them."""
+    return _path_setting("TWOTOWNS_QUARANTINE", var_dir() / "quarantine")
+
+
+def outbox_dir() -> Path:
+    """Feedback reports, one sub-folder per county code."""
+    return _path_setting("TWOTOWNS_OUTBOX", var_dir() / "outbox")
+
+
+def processed_dir() -> Path:
+    """Inbox files that have been received (moved out of the inbox after submit)."""
+    return _path_setting("TWOTOWNS_PROCESSED", var_dir() / "processed")
+
+
+def publish_url() -> str:
+    """fsspec URL of the publication target."""
+    return os.environ.get("PUBLISH_URL") or (PROJECT_DIR / "published").as_uri()
+
+
+def sample_dir() -> Path:
+    return _path_setting("TWOTOWNS_SAMPLE_DIR", SAMPLE_DIR_DEFAULT)

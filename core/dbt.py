@@ -1,0 +1,77 @@
+"""Run dbt against the warehouse: the profile reads its connection from env vars
+that are derived here from `WAREHOUSE_URL` (or the embedded server).
+
+    python -m core.dbt build            # any dbt command and arguments
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from core.config import DBT_PROJECT_DIR
+from core.warehouse import conn_params, warehouse_url
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """Environment variables read by dbt_project/profiles.yml."""
+    p = conn_params(url or warehouse_url())
+    return {
+        "DBT_HOST": p.host,
+        "DBT_PORT": str(p.port),
+        "DBT_USER": p.user,
+        "DBT_PASSWORD": p.password,
+        "DBT_DBNAME": p.dbname,
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    command: list[str]
+    counts: dict[str, int] = field(default_factory=dict)  # status -> number of nodes
+    by_type: dict[str, int] = field(default_factory=dict)  # resource type -> number run
+    failures: list[str] = field(default_factory=list)
+    invocation_id: str | None = None
+
+
+def run_dbt(args: list[str], url: str | None = None, quiet: bool = False) -> DbtResult:
+    """Invoke dbt in-process (dbtRunner) with the project and profile set up."""
+    os.environ.update(dbt_env(url))
+    from dbt.cli.main import dbtRunner
+
+    cli_args = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if quiet:
+        cli_args = ["--quiet", *cli_args]
+    res = dbtRunner().invoke(cli_args)
+    result = DbtResult(success=bool(res.success), command=["dbt", *args])
+    run_results = getattr(res, "result", None)
+    for node_result in getattr(run_results, "results", None) or []:
+        status = str(getattr(node_result.status, "value", node_result.status))
+        result.counts[status] = result.counts.get(status, 0) + 1
+        node = getattr(node_result, "node", None)
+        rtype = str(getattr(getattr(node, "resource_type", None), "value", "unknown"))
+        result.by_type[rtype] = result.by_type.get(rtype, 0) + 1
+        if status in ("error", "fail", "runtime error"):
+            result.failures.append(f"{getattr(node, 'unique_id', '?')}: {node_result.message}")
+    result.invocation_id = getattr(getattr(run_results, "metadata", None), "invocation_id", None)
+    if res.exception is not None and not result.failures:
+        result.failures.append(str(res.exception))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print("usage: python -m core.dbt <dbt command> [args...]", file=sys.stderr)
+        return 2
+    result = run_dbt(argv)
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

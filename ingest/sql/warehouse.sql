@@ -1,0 +1,72 @@
+-- Landing and raw schemas: what the ingest writes. Idempotent (safe to run on every start).
+-- dbt reads these as sources; nothing else writes here.
+
+create schema if not exists landing;
+create schema if not exists raw;
+
+-- Every distinct file ever received, by content hash. The bytes live in the archive.
+create table if not exists landing.files (
+    file_sha256       text primary key check (file_sha256 ~ '^[0-9a-f]{64}$'),
+    size_bytes        bigint not null check (size_bytes >= 0),
+    archive_path      text not null,
+    first_received_at timestamptz not null
+);
+
+-- One row per receipt of a file (a byte-identical resend is recorded as 'duplicate').
+create table if not exists landing.submissions (
+    submission_id  bigint generated always as identity primary key,
+    file_sha256    text not null references landing.files (file_sha256),
+    file_name      text not null,
+    received_at    timestamptz not null,
+    processed_at   timestamptz not null default now(),
+    county_code    text,
+    year           smallint,
+    quarter        smallint check (quarter between 1 and 4),
+    forms          text[] not null default '{}',
+    status         text not null check (status in ('accepted', 'refused', 'duplicate')),
+    version        integer check (version >= 1),
+    deadline       date,
+    late           boolean,
+    errors         integer not null default 0,
+    warnings       integer not null default 0,
+    reporter       text,
+    phone          text,
+    report_date    date,
+    constraint accepted_has_version check ((status = 'accepted') = (version is not null))
+);
+
+create unique index if not exists submissions_version_uq
+    on landing.submissions (county_code, year, quarter, version) where version is not null;
+
+create table if not exists landing.findings (
+    submission_id bigint not null references landing.submissions (submission_id),
+    finding_no    integer not null,
+    severity      text not null check (severity in ('error', 'warning', 'info')),
+    code          text not null,
+    sheet         text,
+    cell          text,
+    town_code     text,
+    indicator     text,
+    message_zh    text not null,
+    message_en    text not null,
+    primary key (submission_id, finding_no)
+);
+
+-- Every accepted value, in canonical units, traceable to file, sheet and cell.
+-- town_code is null on the county row of LZ-0.
+create table if not exists raw.report_values (
+    submission_id      bigint not null references landing.submissions (submission_id),
+    county_code        text not null,
+    year               smallint not null,
+    quarter            smallint not null check (quarter between 1 and 4),
+    form               text not null check (form in ('LZ-0', 'LZ-1', 'LZ-2')),
+    town_code          text,
+    indicator          text not null,
+    value              numeric,
+    source_file_sha256 text not null,
+    source_sheet       text not null,
+    source_cell        text not null
+);
+
+create unique index if not exists report_values_uq
+    on raw.report_values (submission_id, form, coalesce(town_code, ''), indicator);
