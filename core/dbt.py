@@ -73,5 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.success else 1
 
 
+class DbtFailed(RuntimeError):
+    pass
+
+
+def run_dbt_or_raise(args: list[str]) -> dict:
+    """Run dbt; raise with the failing nodes if it did not succeed; return a summary."""
+    result = run_dbt(args)
+    summary = {"command": " ".join(result.command), "success": result.success, "counts": result.counts,
+               "by_type": result.by_type, "invocation_id": result.invocation_id}
+    if not result.success:
+        raise DbtFailed(f"{summary['command']} failed: " + "; ".join(result.failures[:20]))
+    return summary
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

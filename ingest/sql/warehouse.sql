@@ -12,10 +12,10 @@ create table if not exists landing.files (
     first_received_at timestamptz not null
 );
 
--- One row per receipt of a file (a byte-identical resend is recorded as 'duplicate').
+-- One row per distinct file received (a byte-identical resend is a no-op: no row).
 create table if not exists landing.submissions (
     submission_id  bigint generated always as identity primary key,
-    file_sha256    text not null references landing.files (file_sha256),
+    file_sha256    text not null unique references landing.files (file_sha256),
     file_name      text not null,
     received_at    timestamptz not null,
     processed_at   timestamptz not null default now(),
@@ -23,7 +23,7 @@ create table if not exists landing.submissions (
     year           smallint,
     quarter        smallint check (quarter between 1 and 4),
     forms          text[] not null default '{}',
-    status         text not null check (status in ('accepted', 'refused', 'duplicate')),
+    status         text not null check (status in ('accepted', 'refused')),
     version        integer check (version >= 1),
     deadline       date,
     late           boolean,

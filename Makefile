@@ -1,0 +1,66 @@
+# The two commands: `make demo` (the whole pipeline on the sample reports) and
+# `make test`. Everything else is for operators. All targets install what they need.
+
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+STAMP   := .venv/.installed
+export PYTHONPATH := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test test-fast lint bench warehouse-up warehouse-down warehouse-url airflow-standalone \
+        samples dbt-docs clean clean-all
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3.11 -m venv .venv
+	$(PIP) install --quiet --upgrade pip==26.3
+	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m scripts.demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install
+	.venv/bin/ruff check .
+
+bench: install
+	$(PY) -m scripts.bench
+
+samples: install
+	$(PY) -m samplegen --out data/sample
+
+warehouse-up: install
+	$(PY) -m core.warehouse up
+
+warehouse-down: install
+	$(PY) -m core.warehouse down
+
+warehouse-url: install
+	@$(PY) -m core.warehouse url
+
+dbt-docs: install
+	$(PY) -m core.dbt docs generate
+
+# The Airflow UI on http://localhost:8080 (SQLite metadata under .airflow/; the
+# admin password is printed and saved in .airflow/simple_auth_manager_passwords.json.generated)
+airflow-standalone: install
+	eval "$$($(PY) -m core.airflow_env)" && .venv/bin/airflow standalone
+
+# Local runtime state, all of it together so that it stays consistent: the embedded
+# warehouse, inbox/outbox/archive, Airflow metadata, publications, dbt artefacts.
+# (Production keeps these elsewhere: see README, Configuration.)
+clean:
+	-test -x $(PY) && $(PY) -m core.warehouse down
+	rm -rf .warehouse var .airflow published data/sample dbt_project/target dbt_project/logs .pytest_cache
+
+clean-all: clean
+	rm -rf .venv

@@ -1,0 +1,48 @@
+"""Environment for running Airflow locally: SQLite metadata and logs under the project."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core.config import PROJECT_DIR
+
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME", PROJECT_DIR / ".airflow"))
+
+
+def airflow_env(home: Path | None = None) -> dict[str, str]:
+    home = home or airflow_home()
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_DIR), os.environ.get("PYTHONPATH", "")) if p),
+    }
+
+
+def apply(home: Path | None = None) -> dict[str, str]:
+    """Set the variables in this process (before airflow is imported) and return them."""
+    env = airflow_env(home)
+    for key, value in env.items():
+        os.environ.setdefault(key, value)
+    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def main() -> int:
+    """Print `export` lines for a shell: eval "$(python -m core.airflow_env)"."""
+    import shlex
+
+    for key, value in airflow_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from expectations.runner import main
+
+raise SystemExit(main())

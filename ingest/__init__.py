@@ -1,0 +1,1 @@
+"""Ingest of the quarterly county reports: read, validate, land, load, feed back."""

@@ -1,0 +1,529 @@
+"""Parse and validate one county report file against the reporting contract.
+
+`parse_report(path)` never raises on bad input: whatever the file holds, the
+answer is a `Report` with findings (and, when there is no error, the values in
+canonical units, each with its sheet and cell).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from ingest import registry
+from ingest.findings import ERROR, Finding, finding
+from ingest.headers import known_units, match_header, unit_cell, unit_factor
+from ingest.periods import Period, PeriodError, find_period
+from ingest.reader import Cell, Sheet, Unreadable, read_file
+from ingest.registry import FORM_PROGRAMME, Indicator
+from ingest.text import normalize
+from ingest.values import decimals, parse_value
+
+FORM_LABELS = {"LZ-0": "县域指标", "LZ-1": "特色小镇", "LZ-2": "小城市培育试点镇"}
+_SHEET_FORM = [("LZ-0", ("县域",)), ("LZ-1", ("特色小镇",)), ("LZ-2", ("试点镇", "小城市培育"))]
+_FORM_CODE = re.compile(r"LZ-?([012])", re.IGNORECASE)
+_TOTAL_NAMES = {"合计", "总计", "小计", "全县合计", "全市合计"}
+_FOOTER_PREFIXES = ("注", "说明", "填报人", "单位负责人", "统计负责人", "联系电话", "报出日期", "审核人", "制表人")
+_HEADER_SEARCH_ROWS = 30
+_CN_DATE = re.compile(r"(20\d\d)\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})")
+
+
+@dataclass(frozen=True)
+class Value:
+    form: str
+    town_code: str | None  # None on the county row of LZ-0
+    indicator: str
+    value: Decimal
+    sheet: str
+    cell: str
+
+
+@dataclass
+class Report:
+    file_name: str
+    county_code: str | None = None
+    period: Period | None = None
+    forms: list[str] = field(default_factory=list)
+    values: list[Value] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "refused" if any(f.severity == ERROR for f in self.findings) else "accepted"
+
+    def to_dict(self) -> dict:
+        """The `check --json` object of the stable interface."""
+        accepted = self.status == "accepted"
+        return {
+            "status": self.status,
+            "county_code": self.county_code,
+            "period": str(self.period) if self.period else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "values": [
+                {"form": v.form, "town_code": v.town_code, "indicator": v.indicator, "value": float(v.value)}
+                for v in self.values
+            ] if accepted else [],
+        }
+
+
+def a1(row: int, col: int) -> str:
+    """0-based row/col to an A1 reference."""
+    letters = ""
+    n = col + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
+def _text(cell: Cell | None) -> str:
+    return "" if cell is None or cell.value is None else str(cell.value).strip()
+
+
+def _row_get(row: list[Cell], col: int | None) -> Cell | None:
+    return row[col] if col is not None and col < len(row) else None
+
+
+# ----------------------------------------------------------------------------- counties
+
+def find_county(text: str) -> set[str]:
+    """County codes named in `text` by code, full name or short name."""
+    s = normalize(text)
+    found = set()
+    for c in registry.counties():
+        if c.code in s or c.name_zh in s or c.short_name in s:
+            found.add(c.code)
+    return found
+
+
+# ----------------------------------------------------------------------------- sheets
+
+@dataclass
+class _FormSheet:
+    form: str
+    sheet: Sheet
+    header_row: int | None = None
+    county_texts: list[tuple[str, str]] = field(default_factory=list)  # (text, cell)
+    period_texts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _form_of(sheet: Sheet, file_name: str, is_csv: bool) -> str | None:
+    name = normalize(sheet.name)
+    for form, needles in _SHEET_FORM:
+        if any(n in name for n in needles):
+            return form
+    m = _FORM_CODE.search(name)
+    if m:
+        return f"LZ-{m.group(1)}"
+    for row in sheet.rows[:8]:
+        for cell in row:
+            t = normalize(_text(cell))
+            if "表号" in t or is_csv:
+                m = _FORM_CODE.search(t)
+                if m:
+                    return f"LZ-{m.group(1)}"
+    if is_csv:
+        m = _FORM_CODE.search(normalize(file_name))
+        if m:
+            return f"LZ-{m.group(1)}"
+    return None
+
+
+def _find_header(sheet: Sheet, form: str) -> int | None:
+    for r, row in enumerate(sheet.rows[:_HEADER_SEARCH_ROWS]):
+        kinds = [match_header(_text(c), form).kind for c in row]
+        if ("code" in kinds or "name" in kinds) and "indicator" in kinds:
+            return r
+    return None
+
+
+def _labelled(texts: list[tuple[str, str]], label: str) -> list[tuple[str, str]]:
+    """Texts following `label` (e.g. 填报单位) in the title block, with their cells."""
+    out = []
+    for i, (text, cell) in enumerate(texts):
+        t = normalize(text)
+        if label in t:
+            rest = t.split(label, 1)[1].lstrip(":：")
+            if not rest and i + 1 < len(texts):
+                rest, cell = normalize(texts[i + 1][0]), texts[i + 1][1]
+            # the rest may run into the next label on the same cell
+            rest = re.split(r"表号|填报单位|报告期|单位[:：]", rest)[0]
+            out.append((rest, cell))
+    return out
+
+
+def _title_texts(sheet: Sheet, upto: int) -> list[tuple[str, str]]:
+    return [(_text(c), a1(r, ci)) for r, row in enumerate(sheet.rows[:upto]) for ci, c in enumerate(row) if _text(c)]
+
+
+# ----------------------------------------------------------------------------- the parser
+
+class _Parser:
+    def __init__(self, path: Path, file_name: str, today: date):
+        self.path = path
+        self.report = Report(file_name=file_name)
+        self.today = today
+
+    def add(self, code: str, **kw) -> None:
+        self.report.findings.append(finding(code, **kw))
+
+    def run(self) -> Report:
+        name = self.report.file_name
+        try:
+            sheets = read_file(self.path, name)
+        except Unreadable as exc:
+            self.report.findings.append(finding("file.unreadable", detail=exc.zh))
+            # the English message carries the English reason
+            f = self.report.findings[-1]
+            self.report.findings[-1] = Finding(f.severity, f.code, None, None, None, None, f.message_zh,
+                                               f"The file cannot be read: {exc.en}. "
+                                               "Save it as .xlsx (or .xls / .csv) and send it again.")
+            return self.report
+        is_csv = Path(name).suffix.lower() == ".csv"
+        form_sheets: dict[str, _FormSheet] = {}
+        for sheet in sheets:
+            if sheet.hidden:
+                continue
+            form = _form_of(sheet, name, is_csv)
+            if form and form not in form_sheets:
+                form_sheets[form] = _FormSheet(form, sheet)
+        for fs in form_sheets.values():
+            fs.header_row = _find_header(fs.sheet, fs.form)
+            texts = _title_texts(fs.sheet, fs.header_row if fs.header_row is not None else 8)
+            fs.county_texts = _labelled(texts, "填报单位")
+            fs.period_texts = _labelled(texts, "报告期") or texts
+        if not form_sheets:
+            self.add("sheet.missing", form="LZ-0", label=FORM_LABELS["LZ-0"],
+                     detail="文件中没有可识别的报表（工作表名称应包含“县域指标”“特色小镇”或“试点镇”）。",
+                     detail_en="No form sheet was recognised (sheet names must contain 县域指标, 特色小镇 or 试点镇).")
+            return self.report
+        self._resolve_county(form_sheets)
+        self._resolve_period(form_sheets)
+        if self.report.county_code is None or self.report.period is None:
+            return self.report
+        self._check_sheets_present(form_sheets, is_csv)
+        for form in sorted(form_sheets):
+            self._parse_form(form_sheets[form])
+        self.report.forms = sorted(form_sheets)
+        if self.report.status != "accepted":
+            self.report.values = []
+        return self.report
+
+    # -- title block and file name
+
+    def _resolve_county(self, form_sheets: dict[str, _FormSheet]) -> None:
+        named: dict[str, tuple[str, str]] = {}
+        for fs in form_sheets.values():
+            for text, cell in fs.county_texts:
+                codes = find_county(text)
+                if len(codes) != 1:
+                    self.add("meta.county", sheet=fs.sheet.name, cell=cell,
+                             detail=f"“{text}”不是嘉兴市的县（市、区）" if text else "填报单位为空")
+                    return
+                named.setdefault(codes.pop(), (fs.sheet.name, cell))
+        from_name = find_county(Path(self.report.file_name).stem)
+        if len(named) > 1:
+            self.add("meta.county", detail="各报表的填报单位不一致：" + "、".join(sorted(named)))
+            return
+        if not named:
+            if len(from_name) == 1:
+                self.report.county_code = from_name.pop()
+                return
+            self.add("meta.county", sheet=next(iter(form_sheets.values())).sheet.name,
+                     detail="表头中没有填报单位")
+            return
+        code = next(iter(named))
+        if from_name and code not in from_name:
+            sheet, cell = named[code]
+            self.add("meta.county", sheet=sheet, cell=cell,
+                     detail=f"文件名指向 {'、'.join(sorted(from_name))}，表头填报单位为 {code}")
+            return
+        self.report.county_code = code
+
+    def _resolve_period(self, form_sheets: dict[str, _FormSheet]) -> None:
+        periods: dict[Period, tuple[str, str]] = {}
+        for fs in form_sheets.values():
+            for text, cell in fs.period_texts:
+                try:
+                    p = find_period(text)
+                except PeriodError as exc:
+                    self.add("meta.period", sheet=fs.sheet.name, cell=cell, detail=f"{exc}（只接受季末月份）")
+                    return
+                if p:
+                    periods.setdefault(p, (fs.sheet.name, cell))
+                    break
+        try:
+            from_name = find_period(Path(self.report.file_name).stem)
+        except PeriodError:
+            from_name = None
+        if len(periods) > 1:
+            self.add("meta.period", detail="各报表的报告期不一致：" + "、".join(str(p) for p in sorted(periods)))
+            return
+        if not periods:
+            if from_name:
+                periods[from_name] = ("", "")
+            else:
+                self.add("meta.period", sheet=next(iter(form_sheets.values())).sheet.name, detail="表头中没有报告期")
+                return
+        period = next(iter(periods))
+        sheet, cell = periods[period]
+        if from_name and from_name != period:
+            self.add("meta.period", sheet=sheet or None, cell=cell or None,
+                     detail=f"文件名为 {from_name}，表头报告期为 {period}")
+            return
+        if period.end > self.today:
+            self.add("meta.period", sheet=sheet or None, cell=cell or None, detail=f"{period} 尚未结束")
+            return
+        self.report.period = period
+
+    def _check_sheets_present(self, form_sheets: dict[str, _FormSheet], is_csv: bool) -> None:
+        if is_csv:
+            return  # a CSV file is one form; the county's report is assembled from several files
+        if "LZ-0" not in form_sheets:
+            self.add("sheet.missing", form="LZ-0", label=FORM_LABELS["LZ-0"],
+                     detail="县域指标表每期必报。", detail_en="LZ-0 is required every period.")
+        for form, programme in FORM_PROGRAMME.items():
+            if form in form_sheets:
+                continue
+            if registry.members(self.report.county_code, programme, self.report.period.end):
+                self.add("sheet.missing", form=form, label=FORM_LABELS[form],
+                         detail="本县（市、区）在本报告期有该项目成员，须报送此表。",
+                         detail_en="The county has member towns of this programme in the period.")
+
+    # -- one form sheet
+
+    def _parse_form(self, fs: _FormSheet) -> None:
+        sheet, form = fs.sheet, fs.form
+        indicators = registry.form_indicators(form)
+        if fs.header_row is None:
+            for ind in indicators:
+                if ind.required:
+                    self.add("header.required", sheet=sheet.name, indicator=ind.code, name=ind.name_zh)
+            return
+        hr = fs.header_row
+        header = sheet.rows[hr]
+        code_col = name_col = None
+        columns: dict[int, tuple[Indicator, str | None]] = {}
+        for c, cell in enumerate(header):
+            m = match_header(_text(cell), form)
+            if m.kind == "code" and code_col is None:
+                code_col = c
+            elif m.kind == "name" and name_col is None:
+                name_col = c
+            elif m.kind == "indicator" and m.indicator not in [i for i, _ in columns.values()]:
+                columns[c] = (m.indicator, m.unit)
+            elif m.kind == "unknown":
+                self.add("header.unknown", sheet=sheet.name, cell=a1(hr, c), header=_text(cell))
+        # a unit row right under the header
+        data_start = hr + 1
+        if data_start < len(sheet.rows) and self._is_unit_row(sheet.rows[data_start], code_col, name_col):
+            unit_row = sheet.rows[data_start]
+            for c, (ind, unit) in list(columns.items()):
+                if unit is None and c < len(unit_row) and _text(unit_row[c]):
+                    columns[c] = (ind, unit_cell(_text(unit_row[c])))
+            data_start += 1
+        factors: dict[int, Decimal] = {}
+        for c, (ind, unit) in columns.items():
+            factor = unit_factor(ind, unit)
+            if factor is None:
+                self.add("header.unit", sheet=sheet.name, cell=a1(hr, c), indicator=ind.code, name=ind.name_zh,
+                         unit=unit, accepted="、".join(ind.accepted_units))
+            else:
+                factors[c] = Decimal(str(factor)).normalize()
+        present = {ind.code for ind, _ in columns.values()}
+        for ind in indicators:
+            if ind.required and ind.code not in present:
+                self.add("header.required", sheet=sheet.name, cell=a1(hr, 0), indicator=ind.code, name=ind.name_zh)
+        columns = {c: v for c, v in columns.items() if c in factors}
+        self._parse_rows(fs, data_start, code_col, name_col, columns, factors)
+
+    @staticmethod
+    def _is_unit_row(row: list[Cell], code_col: int | None, name_col: int | None) -> bool:
+        units = known_units()
+        seen = False
+        for c, cell in enumerate(row):
+            t = _text(cell)
+            if not t:
+                continue
+            u = unit_cell(t)
+            if c in (code_col, name_col) and (normalize(t).startswith(("单位", "计量单位")) or u in units):
+                seen = True
+                continue
+            if u not in units:
+                return False
+            seen = True
+        return seen
+
+    def _parse_rows(self, fs: _FormSheet, start: int, code_col: int | None, name_col: int | None,
+                    columns: dict[int, tuple[Indicator, str | None]], factors: dict[int, Decimal]) -> None:
+        sheet, form = fs.sheet, fs.form
+        county = self.report.county_code
+        period = self.report.period
+        rows_by_town: dict[str, int] = {}
+        town_values: dict[str, dict[str, tuple[Decimal, str]]] = {}
+        total_row: int | None = None
+        in_footer = False
+        for r in range(start, len(sheet.rows)):
+            row = sheet.rows[r]
+            texts = [_text(c) for c in row]
+            if not any(texts):
+                continue
+            first = normalize(next(t for t in texts if t))
+            if in_footer or first.startswith(_FOOTER_PREFIXES):
+                in_footer = True
+                self._footer(texts)
+                continue
+            code_text = _text(_row_get(row, code_col))
+            name_text = _text(_row_get(row, name_col))
+            if normalize(name_text) in _TOTAL_NAMES or normalize(code_text) in _TOTAL_NAMES:
+                total_row = r
+                continue
+            if form == "LZ-0":
+                key = county
+                if key in rows_by_town:
+                    self.add("row.duplicate", sheet=sheet.name, cell=a1(r, name_col or 0),
+                             label=name_text or code_text, other_row=rows_by_town[key] + 1)
+                    continue
+            else:
+                town = self._identify_town(sheet.name, FORM_PROGRAMME[form], r, code_col, name_col, code_text, name_text)
+                if town is None:
+                    continue
+                key = town.code
+                if key in rows_by_town:
+                    id_col = code_col if code_text and code_col is not None else (name_col or 0)
+                    self.add("row.duplicate", sheet=sheet.name, cell=a1(r, id_col),
+                             town_code=key, label=town.name_zh, other_row=rows_by_town[key] + 1)
+                    continue
+            rows_by_town[key] = r
+            town_values[key] = self._row_values(sheet.name, r, row, columns, factors,
+                                                None if form == "LZ-0" else key)
+        if form != "LZ-0":
+            for town in registry.members(county, FORM_PROGRAMME[form], period.end):
+                if town.code not in rows_by_town:
+                    self.add("row.member_missing", sheet=sheet.name, town_code=town.code, label=town.name_zh)
+        elif county not in rows_by_town:
+            self.add("value.required", sheet=sheet.name, indicator="county_gdp",
+                     name=registry.form_indicators("LZ-0")[0].name_zh)
+        self._check_parents(sheet.name, form, town_values)
+        if total_row is not None and form != "LZ-0":
+            self._check_total(sheet, total_row, columns, factors, town_values)
+        for key, vals in town_values.items():
+            for code, (value, cell) in vals.items():
+                self.report.values.append(Value(form, None if form == "LZ-0" else key, code, value, sheet.name, cell))
+
+    def _identify_town(self, sheet: str, programme: str, r: int, code_col, name_col,
+                       code_text: str, name_text: str):
+        county, period = self.report.county_code, self.report.period
+        label = name_text or code_text
+        by_code = {t.code: t for t in registry.towns()}
+        cell = a1(r, code_col if code_col is not None else (name_col or 0))
+        town = None
+        code_norm = normalize(code_text).upper()
+        if code_norm:
+            town = by_code.get(code_norm) or by_code.get(f"PT-{code_norm}")  # a bare township code
+            if town is None or town.county_code != county:
+                self.add("row.town_unknown", sheet=sheet, cell=cell, label=label)
+                return None
+        else:
+            name_norm = normalize(name_text)
+            matches = [t for t in registry.towns() if t.county_code == county
+                       and name_norm in {normalize(n) for n in (t.name_zh, *t.aliases)}]
+            if len(matches) != 1:
+                self.add("row.town_unknown", sheet=sheet, cell=a1(r, name_col or 0), label=label)
+                return None
+            town = matches[0]
+        if not code_text or not name_text:
+            self.add("row.identity", sheet=sheet, cell=cell, town_code=town.code, label=town.name_zh,
+                     given="名称" if name_text else "代码", given_en="name" if name_text else "code")
+        members = {t.code for t in registry.members(county, programme, period.end)}
+        if town.code not in members:
+            zh = {"characteristic": "特色小镇", "pilot": "小城市培育试点镇"}[programme]
+            self.add("row.town_not_member", sheet=sheet, cell=cell, town_code=town.code, label=town.name_zh,
+                     programme_zh=zh, programme_en=programme)
+            return None
+        return town
+
+    def _row_values(self, sheet: str, r: int, row: list[Cell], columns, factors,
+                    town_code: str | None) -> dict[str, tuple[Decimal, str]]:
+        out: dict[str, tuple[Decimal, str]] = {}
+        for c, (ind, _unit) in columns.items():
+            cell = _row_get(row, c) or Cell(None)
+            ref = a1(r, c)
+            parsed = parse_value(cell.value, cell.number_format, rate=ind.kind == "rate_pct")
+            where = {"sheet": sheet, "cell": ref, "town_code": town_code, "indicator": ind.code, "name": ind.name_zh}
+            if parsed.error:
+                self.add("value.not_number", raw=parsed.raw, **where)
+                continue
+            if parsed.value is None:
+                if ind.required:
+                    self.add("value.required", **where)
+                continue
+            value = parsed.value * factors[c]
+            value = value.normalize() if value == value.to_integral_value() else value
+            if ind.kind != "rate_pct" and value < 0:
+                self.add("value.negative", value=value, **where)
+                continue
+            if ind.value_type == "integer" and value != value.to_integral_value():
+                self.add("value.not_integer", value=value, **where)
+                continue
+            out[ind.code] = (value, ref)
+        return out
+
+    def _check_parents(self, sheet: str, form: str, town_values) -> None:
+        inds = {i.code: i for i in registry.form_indicators(form)}
+        for key, vals in town_values.items():
+            for code, (value, cell) in vals.items():
+                parent = inds[code].parent
+                if parent and parent in vals and value > vals[parent][0]:
+                    self.add("value.parent", sheet=sheet, cell=cell, town_code=None if form == "LZ-0" else key,
+                             indicator=code, name=inds[code].name_zh, value=value,
+                             parent_name=inds[parent].name_zh, parent_value=vals[parent][0])
+
+    def _check_total(self, sheet: Sheet, r: int, columns, factors, town_values) -> None:
+        row = sheet.rows[r]
+        for c, (ind, _unit) in columns.items():
+            if ind.kind == "rate_pct":
+                continue
+            cell = _row_get(row, c) or Cell(None)
+            parsed = parse_value(cell.value, cell.number_format)
+            if parsed.value is None:
+                continue
+            total = parsed.value * factors[c]
+            parts = [vals[ind.code][0] for vals in town_values.values() if ind.code in vals]
+            expected = sum(parts, Decimal(0))
+            last_digit = Decimal(1).scaleb(-decimals(parsed.value)) * factors[c]
+            tolerance = max(abs(expected) * Decimal("0.005"), last_digit)
+            if abs(total - expected) > tolerance:
+                self.add("value.total", sheet=sheet.name, cell=a1(r, c), indicator=ind.code, name=ind.name_zh,
+                         value=total, expected=expected)
+
+    def _footer(self, texts: list[str]) -> None:
+        joined = " ".join(texts)
+        s = normalize(joined)
+        for label, key in (("填报人", "reporter"), ("联系电话", "phone")):
+            m = re.search(label + r"[:：]?([^:：]*?)(?=填报人|联系电话|报出日期|单位负责人|统计负责人|$)", s)
+            if m and m.group(1):
+                self.report.metadata.setdefault(key, m.group(1))
+        if "报出日期" in s:
+            m = _CN_DATE.search(s.split("报出日期", 1)[1])
+            if m:
+                try:
+                    self.report.metadata.setdefault("report_date", date(int(m[1]), int(m[2]), int(m[3])))
+                except ValueError:
+                    pass
+
+
+def parse_report(path: Path, file_name: str | None = None, today: date | None = None) -> Report:
+    """Parse and validate one file. Never raises on bad content."""
+    today = today or datetime.now().date()
+    try:
+        return _Parser(Path(path), file_name or Path(path).name, today).run()
+    except Exception as exc:  # a parser bug must still give the county an answer, not a crash
+        report = Report(file_name=file_name or Path(path).name)
+        report.findings.append(finding("file.unreadable", detail=f"内部解析错误（{type(exc).__name__}），已通知数据团队"))
+        report.metadata["internal_error"] = repr(exc)
+        return report

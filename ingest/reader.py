@@ -1,0 +1,199 @@
+"""Reading workbooks and CSV files into plain grids of cells.
+
+The parser works on `Sheet` objects (a name and rows of `Cell`s with the value
+and Excel number format), whatever the file format was. Anything that cannot be
+read raises `Unreadable` with a reason the county can act on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 10_000
+MAX_COLS = 200
+SUFFIXES = (".xlsx", ".xls", ".csv")
+
+
+class Unreadable(Exception):
+    """The file cannot be read as a report; the message says why (in Chinese and English)."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(en)
+        self.zh, self.en = zh, en
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: object  # str | int | float | bool | None; Excel errors as str starting with '#'
+    number_format: str = "General"
+
+
+@dataclass
+class Sheet:
+    name: str
+    rows: list[list[Cell]]
+    hidden: bool = False
+
+
+def read_file(path: Path, display_name: str | None = None) -> list[Sheet]:
+    name = display_name or path.name
+    suffix = Path(name).suffix.lower()
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise Unreadable(f"文件大小 {size / 1048576:.1f} MB 超过 20 MB 上限",
+                         f"the file is {size / 1048576:.1f} MB, over the 20 MB limit")
+    head = path.read_bytes()[:8]
+    if suffix == ".xlsx":
+        if not head.startswith(b"PK"):
+            if head.startswith(b"\xd0\xcf\x11\xe0"):
+                raise Unreadable("文件已加密或实为旧版 .xls 格式", "the file is encrypted or is really an old .xls file")
+            raise Unreadable("不是有效的 .xlsx 文件", "not a valid .xlsx file")
+        return _read_xlsx(path)
+    if suffix == ".xls":
+        if not head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise Unreadable("不是有效的 .xls 文件", "not a valid .xls file")
+        return _read_xls(path)
+    if suffix == ".csv":
+        return [_read_csv(path, name)]
+    raise Unreadable(f"不接受的文件类型“{suffix or '无扩展名'}”，只接受 .xlsx、.xls、.csv",
+                     f"file type “{suffix or 'none'}” is not accepted; only .xlsx, .xls and .csv")
+
+
+def _check_rows(name: str, n: int) -> None:
+    if n > MAX_ROWS:
+        raise Unreadable(f"工作表“{name}”超过 {MAX_ROWS} 行上限", f"sheet “{name}” has more than {MAX_ROWS} rows")
+
+
+def _read_xlsx(path: Path) -> list[Sheet]:
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if "xl/vbaProject.bin" in names:
+                raise Unreadable("含宏的工作簿不被接受，请另存为普通 .xlsx", "macro workbooks are not accepted; save as plain .xlsx")
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Unreadable:
+        raise
+    except Exception as exc:  # openpyxl raises many types on corrupt files
+        raise Unreadable("文件已损坏或不是 Excel 工作簿", f"the file is damaged or not an Excel workbook ({type(exc).__name__})") from exc
+    sheets = []
+    try:
+        for ws in wb.worksheets:
+            rows: list[list[Cell]] = []
+            for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1)):
+                if i >= MAX_ROWS + 1:
+                    break
+                cells = [Cell(_xlsx_value(c), getattr(c, "number_format", "General") or "General")
+                         for c in row[:MAX_COLS]]
+                rows.append(cells)
+            _check_rows(ws.title, len(rows))
+            sheets.append(Sheet(ws.title, _trim(rows), hidden=ws.sheet_state != "visible"))
+    finally:
+        wb.close()
+    return sheets
+
+
+def _xlsx_value(c) -> object:
+    value = getattr(c, "value", None)
+    if getattr(c, "data_type", None) == "e" and value is not None:
+        return str(value)
+    return value
+
+
+def _read_xls(path: Path) -> list[Sheet]:
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+    except Exception as exc:
+        raise Unreadable("文件已损坏、已加密或不是 Excel 97-2003 工作簿",
+                         f"the file is damaged, encrypted or not an Excel 97-2003 workbook ({type(exc).__name__})") from exc
+    sheets = []
+    try:
+        for idx in range(book.nsheets):
+            sh = book.sheet_by_index(idx)
+            _check_rows(sh.name, sh.nrows)
+            rows = []
+            for r in range(sh.nrows):
+                cells = []
+                for c in range(min(sh.ncols, MAX_COLS)):
+                    cell = sh.cell(r, c)
+                    fmt = "General"
+                    try:
+                        xf = book.xf_list[cell.xf_index]
+                        fmt = book.format_map[xf.format_key].format_str
+                    except (IndexError, KeyError, TypeError):
+                        pass
+                    cells.append(Cell(_xls_value(cell, book.datemode), fmt))
+                rows.append(cells)
+            sheets.append(Sheet(sh.name, _trim(rows), hidden=bool(getattr(sh, "visibility", 0))))
+    finally:
+        book.release_resources()
+    return sheets
+
+
+def _xls_value(cell, datemode: int) -> object:
+    import xlrd
+
+    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if cell.ctype == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(cell.value, "#ERROR")
+    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+        return bool(cell.value)
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        try:
+            return xlrd.xldate.xldate_as_datetime(cell.value, datemode)
+        except Exception:
+            return cell.value
+    return cell.value
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")  # a superset of GBK and GB2312
+    except UnicodeDecodeError as exc:
+        raise Unreadable("无法识别文件编码，请以 UTF-8 或 GBK 编码保存 CSV",
+                         "unknown text encoding; save the CSV as UTF-8 or GBK") from exc
+
+
+def _read_csv(path: Path, name: str) -> Sheet:
+    data = path.read_bytes()
+    if b"\x00" in data[:4096]:
+        raise Unreadable("不是文本格式的 CSV 文件", "not a text CSV file")
+    text = _decode(data)
+    first = text.split("\n", 5)
+    sample = "\n".join(first[:5])
+    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    rows = []
+    for i, rec in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
+        if i >= MAX_ROWS + 1:
+            break
+        rows.append([Cell(v if v.strip() else None) for v in rec[:MAX_COLS]])
+    _check_rows(name, len(rows))
+    return Sheet(Path(name).stem, _trim(rows))
+
+
+def _trim(rows: list[list[Cell]]) -> list[list[Cell]]:
+    """Drop trailing empty cells of each row and trailing empty rows."""
+    out = []
+    for row in rows:
+        end = len(row)
+        while end and row[end - 1].value in (None, ""):
+            end -= 1
+        out.append(row[:end])
+    while out and not out[-1]:
+        out.pop()
+    return out

@@ -1,0 +1,13 @@
+"""Deterministic sample county reports (two-towns quarterly reports), 2015Q1-2016Q4.
+
+    from samplegen import generate, truth
+    files = generate(Path("data/sample"))          # workbooks + expected.json
+    values = truth("330424", 2016, 3)               # {(form, town|None, indicator): value}
+
+Command line: python -m samplegen --out DIR
+"""
+
+from samplegen.generate import EXPECTED_FILE, SampleFile, generate, load_sample, truth
+from samplegen.periods import PERIODS, Period
+
+__all__ = ["EXPECTED_FILE", "PERIODS", "Period", "SampleFile", "generate", "load_sample", "truth"]

@@ -1,0 +1,157 @@
+"""Which files the counties send, when they arrive, and what is wrong with them."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+
+from samplegen.periods import CST, PERIODS, Period
+from samplegen.registry import Registry
+from samplegen.report import Defect
+from samplegen.values import stable_rng
+
+ON_TIME_DAYS = (5, 18)  # receipt, days after the quarter end
+LATE_DAYS_AFTER_DEADLINE = (2, 6)
+CORRECTION_DELAY_DAYS = 2
+
+# County-quarters with something to show (county code, period).
+LATE = frozenset({("330481", Period(2015, 2)), ("330483", Period(2015, 4)), ("330411", Period(2016, 1))})
+REMARKS_COLUMN = ("330483", Period(2015, 4))
+YI_YUAN = ("330482", Period(2016, 2))
+REFUSED_THEN_CORRECTED = ("330424", Period(2016, 3))
+CHINESE_FILE_NAMES = frozenset({("330402", Period(2015, 4)), ("330481", Period(2016, 2)), ("330421", Period(2016, 3))})
+DEFECTS = (
+    Defect("LZ-1", "CT-330424-02", "fai_feature", "exceeds_parent"),
+    Defect("LZ-2", "PT-330424105", "fiscal_revenue", "not_reported"),
+)
+
+# Public holidays near the reporting windows (no receipts on these days).
+HOLIDAYS = frozenset(
+    [date(2015, 4, 6), date(2016, 4, 4)]
+    + [date(year, 10, day) for year in (2015, 2016) for day in range(1, 8)]
+)
+WORK_SLOTS = ((time(8, 30), time(11, 30)), (time(13, 30), time(17, 30)))
+
+REPORTERS = ("沈丽华", "徐建国", "朱晓燕", "顾文杰", "钱佳敏", "陆海英", "张伟", "周静", "王志强", "姚春梅",
+             "金晓峰", "吴芳", "屠建明", "褚丽萍")
+
+
+@dataclass(frozen=True)
+class Variant:
+    money_unit: str = "万元"
+    remarks_column: bool = False
+    defects: tuple[Defect, ...] = ()
+
+    @property
+    def whole_wan(self) -> bool:
+        return self.money_unit == "亿元"
+
+
+@dataclass(frozen=True)
+class Submission:
+    file_name: str
+    county_code: str
+    period: Period
+    received_at: datetime
+    reported_on: date  # 报出日期
+    reporter: str
+    phone: str
+    variant: Variant
+    expected_status: str
+    expected_codes: tuple[str, ...]
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in HOLIDAYS
+
+
+def _working_time(rng: random.Random, day: date) -> datetime:
+    start, end = WORK_SLOTS[rng.randrange(len(WORK_SLOTS))]
+    span = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    minute = start.hour * 60 + start.minute + rng.randrange(span)
+    return datetime(day.year, day.month, day.day, minute // 60, minute % 60, rng.randrange(60), tzinfo=CST)
+
+
+def _pick_day(rng: random.Random, first: date, last: date, ok: Callable[[date], bool] = is_working_day) -> date:
+    """A random day in [first, last] that passes ok."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return rng.choice([day for day in days if ok(day)])
+
+
+def _report_date(rng: random.Random, received: date, period: Period) -> date:
+    """报出日期: a working day one to three days before the file arrives (after the quarter end).
+
+    Falls back to the day of arrival when there is no such day (after a holiday).
+    """
+    earlier = (received - timedelta(days=n) for n in (1, 2, 3))
+    candidates = [day for day in earlier if is_working_day(day) and day > period.end]
+    return rng.choice(candidates) if candidates else received
+
+
+def _file_name(county_code: str, county_name: str, period: Period) -> str:
+    if (county_code, period) in CHINESE_FILE_NAMES:
+        return f"{county_name}{period.quarter_label}两镇季报.xlsx"
+    return f"{county_code}_{period.code}.xlsx"
+
+
+def _receipt_day(rng: random.Random, key: tuple[str, Period]) -> date:
+    """Day of arrival: 5-18 days after the quarter end, or a few days after the deadline if late."""
+    period = key[1]
+    if key in LATE:
+        low, high = LATE_DAYS_AFTER_DEADLINE
+        return _pick_day(rng, period.deadline + timedelta(days=low), period.deadline + timedelta(days=high))
+    low, high = ON_TIME_DAYS
+
+    def ok(day: date) -> bool:
+        if key != REFUSED_THEN_CORRECTED:
+            return is_working_day(day)
+        # the correction must also arrive on a working day, before the deadline
+        later = day + timedelta(days=CORRECTION_DELAY_DAYS)
+        return is_working_day(day) and is_working_day(later) and later <= period.deadline
+
+    return _pick_day(rng, period.end + timedelta(days=low), period.end + timedelta(days=high), ok)
+
+
+def plan_submissions(registry: Registry) -> list[Submission]:
+    """Every file of the sample, sorted by receipt time."""
+    submissions: list[Submission] = []
+    for county_index, county in enumerate(registry.counties):
+        phone = f"0573-8{stable_rng('phone', county.code).randrange(10**7):07d}"
+        for period in PERIODS:
+            key = (county.code, period)
+            rng = stable_rng("receipt", county.code, period.code)
+            day = _receipt_day(rng, key)
+            clean = Submission(
+                file_name=_file_name(county.code, county.name_zh, period),
+                county_code=county.code,
+                period=period,
+                received_at=_working_time(rng, day),
+                reported_on=_report_date(rng, day, period),
+                reporter=REPORTERS[(2 * county_index + period.year - PERIODS[0].year) % len(REPORTERS)],
+                phone=phone,
+                variant=Variant(money_unit="亿元" if key == YI_YUAN else "万元",
+                                remarks_column=key == REMARKS_COLUMN),
+                expected_status="accepted",
+                expected_codes=(),
+            )
+            if key == REFUSED_THEN_CORRECTED:
+                corrected_day = day + timedelta(days=CORRECTION_DELAY_DAYS)
+                submissions.append(replace(
+                    clean, variant=Variant(defects=DEFECTS), expected_status="refused",
+                    expected_codes=("value.parent", "value.required"),
+                ))
+                submissions.append(replace(
+                    clean, file_name=f"{county.code}_{period.code}_更正.xlsx",
+                    received_at=_working_time(rng, corrected_day),
+                    reported_on=corrected_day - timedelta(days=1),
+                ))
+                continue
+            codes = []
+            if clean.variant.remarks_column:
+                codes.append("header.unknown")
+            if key in LATE:
+                codes.append("submission.late")
+            submissions.append(replace(clean, expected_codes=tuple(sorted(codes))))
+    return sorted(submissions, key=lambda s: (s.received_at, s.file_name))

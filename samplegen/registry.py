@@ -1,0 +1,164 @@
+"""The programme registry and indicator catalogue, read from the project's dbt seeds."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from core.config import SEEDS_DIR
+from samplegen.periods import Period
+
+FORMS = ("LZ-0", "LZ-1", "LZ-2")
+PROGRAMME_OF_FORM = {"LZ-1": "characteristic", "LZ-2": "pilot"}
+MONEY_UNIT = "万元"
+
+
+@dataclass(frozen=True)
+class County:
+    code: str
+    name_zh: str
+    short_name: str
+
+
+@dataclass(frozen=True)
+class Town:
+    code: str
+    county_code: str
+    name_zh: str
+
+
+@dataclass(frozen=True)
+class Membership:
+    town_code: str
+    programme: str
+    tier: str
+    valid_from: date
+    valid_to: date | None
+    plan_investment_3y: float | None
+
+    def covers(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    form: str
+    name_zh: str
+    unit: str
+    kind: str  # flow_ytd | stock | rate_pct
+    required: bool
+    value_type: str  # decimal | integer
+    parent: str | None
+
+    @property
+    def is_money(self) -> bool:
+        return self.unit == MONEY_UNIT
+
+    @property
+    def is_integer(self) -> bool:
+        return self.value_type == "integer"
+
+    @property
+    def is_rate(self) -> bool:
+        return self.kind == "rate_pct"
+
+
+@dataclass(frozen=True)
+class Registry:
+    counties: tuple[County, ...]
+    towns: dict[str, Town]
+    memberships: tuple[Membership, ...]
+    indicators: tuple[Indicator, ...]
+
+    def county(self, code: str) -> County:
+        for county in self.counties:
+            if county.code == code:
+                return county
+        raise KeyError(code)
+
+    def form_indicators(self, form: str) -> tuple[Indicator, ...]:
+        """Indicators of one form, in catalogue order."""
+        return tuple(ind for ind in self.indicators if ind.form == form)
+
+    def programme_towns(self, programme: str) -> list[Town]:
+        """Every town that is ever a member of the programme, sorted by code."""
+        codes = {m.town_code for m in self.memberships if m.programme == programme}
+        return [self.towns[code] for code in sorted(codes)]
+
+    def members(self, county_code: str, programme: str, period: Period) -> list[Town]:
+        """Member towns of a programme in a county at the end of the period, sorted by code."""
+        codes = {
+            m.town_code
+            for m in self.memberships
+            if m.programme == programme
+            and m.covers(period.end)
+            and self.towns[m.town_code].county_code == county_code
+        }
+        return [self.towns[code] for code in sorted(codes)]
+
+    def annual_task(self, town_code: str, year: int) -> float:
+        """Annual investment task (one third of the 3-year plan) of a characteristic town.
+
+        Uses the membership in force at the latest quarter end of the year at
+        which the town was a member; for a year before the town joined, its
+        first membership.
+        """
+        plans = [(m, m.plan_investment_3y) for m in self.memberships
+                 if m.town_code == town_code and m.plan_investment_3y]
+        if not plans:
+            raise KeyError(f"no investment plan for {town_code}")
+        for quarter in (4, 3, 2, 1):
+            day = Period(year, quarter).end
+            for membership, plan in plans:
+                if membership.covers(day):
+                    return plan / 3
+        _, first_plan = min(plans, key=lambda pair: pair[0].valid_from)
+        return first_plan / 3
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _date(text: str) -> date | None:
+    return date.fromisoformat(text) if text.strip() else None
+
+
+def load_registry(seeds_dir: Path = SEEDS_DIR) -> Registry:
+    counties = tuple(
+        County(row["county_code"], row["name_zh"], row["short_name"])
+        for row in _read(seeds_dir / "counties.csv")
+    )
+    towns = {
+        row["town_code"]: Town(row["town_code"], row["county_code"], row["name_zh"])
+        for row in _read(seeds_dir / "towns.csv")
+    }
+    memberships = tuple(
+        Membership(
+            town_code=row["town_code"],
+            programme=row["programme"],
+            tier=row["tier"],
+            valid_from=date.fromisoformat(row["valid_from"]),
+            valid_to=_date(row["valid_to"]),
+            plan_investment_3y=float(row["plan_investment_3y"]) if row["plan_investment_3y"] else None,
+        )
+        for row in _read(seeds_dir / "memberships.csv")
+    )
+    indicators = tuple(
+        Indicator(
+            code=row["code"],
+            form=row["form"],
+            name_zh=row["name_zh"],
+            unit=row["unit"],
+            kind=row["kind"],
+            required=row["required"].strip().upper() == "Y",
+            value_type=row["value_type"],
+            parent=row["parent"] or None,
+        )
+        for row in _read(seeds_dir / "indicators.csv")
+    )
+    return Registry(counties, towns, memberships, indicators)

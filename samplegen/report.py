@@ -1,0 +1,119 @@
+"""The content of one county report: its forms, rows and canonical values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from samplegen.periods import Period
+from samplegen.registry import FORMS, PROGRAMME_OF_FORM, County, Indicator, Registry
+from samplegen.values import Number, Values
+
+TruthKey = tuple[str, str | None, str]  # (form, town code or None for LZ-0, indicator)
+
+
+@dataclass(frozen=True)
+class Row:
+    code: str
+    name: str
+    town_code: str | None  # None for the county row of LZ-0
+    values: dict[str, Number | None]  # indicator code -> value; None = written as "-"
+
+
+@dataclass(frozen=True)
+class FormTable:
+    form: str
+    indicators: tuple[Indicator, ...]
+    rows: tuple[Row, ...]
+
+    @property
+    def has_total(self) -> bool:
+        return self.form != "LZ-0"
+
+
+@dataclass(frozen=True)
+class Report:
+    county: County
+    period: Period
+    tables: tuple[FormTable, ...]
+
+    def table(self, form: str) -> FormTable:
+        for table in self.tables:
+            if table.form == form:
+                return table
+        raise KeyError(form)
+
+
+@dataclass(frozen=True)
+class Defect:
+    """A deliberate error in a refused file."""
+
+    form: str
+    town_code: str
+    indicator: str
+    kind: str  # "exceeds_parent" | "not_reported"
+
+
+def build_report(registry: Registry, values: Values, county_code: str, period: Period,
+                 whole_wan: bool = False) -> Report:
+    """The clean report of a county for a period.
+
+    whole_wan rounds money values to whole 万元: a county that reports in 亿元
+    with 4 decimals can state nothing finer, so its canonical values are whole.
+    """
+    county = registry.county(county_code)
+    tables: list[FormTable] = []
+    for form in FORMS:
+        indicators = registry.form_indicators(form)
+        if form == "LZ-0":
+            entities = [(county.code, county.name_zh, None)]
+        else:
+            towns = registry.members(county.code, PROGRAMME_OF_FORM[form], period)
+            if not towns:
+                continue
+            entities = [(town.code, town.name_zh, town.code) for town in towns]
+        rows = []
+        for code, name, town_code in entities:
+            row_values: dict[str, Number | None] = {}
+            for ind in indicators:
+                value = values.get(form, code, ind.code, period)
+                if whole_wan and ind.is_money:
+                    value = float(round(value))
+                row_values[ind.code] = value
+            rows.append(Row(code, name, town_code, row_values))
+        tables.append(FormTable(form, indicators, tuple(rows)))
+    return Report(county, period, tuple(tables))
+
+
+def apply_defects(report: Report, defects: tuple[Defect, ...]) -> Report:
+    """A copy of the report with the given errors typed in."""
+    tables = []
+    for table in report.tables:
+        rows = []
+        for row in table.rows:
+            new_values = dict(row.values)
+            for defect in defects:
+                if defect.form != table.form or defect.town_code != row.town_code:
+                    continue
+                if defect.kind == "not_reported":
+                    new_values[defect.indicator] = None
+                elif defect.kind == "exceeds_parent":
+                    parent = next(str(i.parent) for i in table.indicators if i.code == defect.indicator)
+                    parent_value = row.values[parent]
+                    if parent_value is None:
+                        raise ValueError(f"{defect}: parent not reported")
+                    new_values[defect.indicator] = round(parent_value * 1.08, 1)
+                else:
+                    raise ValueError(defect.kind)
+            rows.append(replace(row, values=new_values))
+        tables.append(replace(table, rows=tuple(rows)))
+    return replace(report, tables=tuple(tables))
+
+
+def truth_of(report: Report) -> dict[TruthKey, Number | None]:
+    """{(form, town code or None, indicator): canonical value} of a report."""
+    out: dict[TruthKey, Number | None] = {}
+    for table in report.tables:
+        for row in table.rows:
+            for code, value in row.values.items():
+                out[(table.form, row.town_code, code)] = value
+    return out

@@ -1,0 +1,180 @@
+"""`make demo`: the whole pipeline on the sample reports, through Airflow itself.
+
+1. generate the sample reports (deterministic) and drop them into the inbox
+   (keeping their simulated receipt times);
+2. run the DAGs with `dag.test()` (SQLite metadata under .airflow/):
+   county_reports → warehouse_build → nightly_publish → quarterly_bulletin;
+3. print what happened.
+
+Re-running it is safe: the same files are recognised as duplicates, the warehouse
+stays as it is and the publication is not versioned again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core import airflow_env, config
+
+DAG_ORDER = ("county_reports", "warehouse_build", "nightly_publish", "quarterly_bulletin")
+
+
+def stage_samples() -> list[Path]:
+    from samplegen import generate
+
+    sample = config.sample_dir()
+    files = generate(sample)
+    inbox = config.inbox_dir()
+    inbox.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for f in files:
+        src = sample / f.file_name
+        dest = inbox / f.file_name
+        shutil.copy2(src, dest)  # keeps the mtime: the simulated receipt time
+        staged.append(dest)
+    return staged
+
+
+def migrate_airflow_db() -> None:
+    home = airflow_env.airflow_home()
+    if (home / "airflow.db").exists():
+        return
+    env = {**__import__("os").environ, **airflow_env.airflow_env(home)}
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def run_dags(log_path: Path) -> dict[str, tuple[str, float]]:
+    """dag.test() each DAG in order; Airflow's own log goes to `log_path`."""
+    import contextlib
+    import logging
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    states: dict[str, tuple[str, float]] = {}
+    bag = DagBag(dag_folder=str(config.PROJECT_DIR / "dags"))
+    if bag.import_errors:
+        raise SystemExit(f"DAG import errors: {bag.import_errors}")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        handler = logging.StreamHandler(log)
+        logging.getLogger().addHandler(handler)
+        try:
+            for dag_id in DAG_ORDER:
+                start = time.monotonic()
+                run = bag.get_dag(dag_id).test()
+                states[dag_id] = (str(getattr(run.state, "value", run.state)), time.monotonic() - start)
+        finally:
+            logging.getLogger().removeHandler(handler)
+    return states
+
+
+def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
+    from core.warehouse import connect
+    from publish.wap import read_latest
+
+    ok = all(state == "success" for state, _ in states.values())
+    print("\n=== Airflow runs (dag.test) ===")
+    for dag_id, (state, secs) in states.items():
+        print(f"  {dag_id:20} {state:8} {secs:6.1f} s")
+    print(f"  (Airflow log: {log_path})")
+
+    with connect() as conn:
+        rows = conn.execute(
+            "select county_code, year, quarter, "
+            "count(*) filter (where status = 'accepted'), count(*) filter (where status = 'refused'), "
+            "bool_or(late) filter (where status = 'accepted'), sum(warnings) filter (where status = 'accepted') "
+            "from landing.submissions group by 1, 2, 3 order by 2, 3, 1").fetchall()
+        loaded = conn.execute("select count(*) from raw.report_values").fetchone()[0]
+        current = conn.execute(
+            "select count(*) from raw.report_values v join ("
+            " select distinct on (county_code, year, quarter) submission_id from landing.submissions"
+            " where status = 'accepted' order by county_code, year, quarter, version desc) c using (submission_id)"
+        ).fetchone()[0]
+        refused = conn.execute(
+            "select s.file_name, s.county_code, s.year, s.quarter, f.code, f.sheet, f.cell "
+            "from landing.submissions s join landing.findings f using (submission_id) "
+            "where s.status = 'refused' and f.severity = 'error' order by s.submission_id, f.finding_no").fetchall()
+    print("\n=== Submissions (accepted/refused per county and quarter) ===")
+    periods = sorted({(y, q) for _, y, q, *_ in rows})
+    counties = sorted({c for c, *_ in rows if c})
+    grid = {(c, y, q): (a, r, late, w) for c, y, q, a, r, late, w in rows}
+    print("  county  " + " ".join(f"{y}Q{q}" for y, q in periods))
+    for c in counties:
+        cells = []
+        for y, q in periods:
+            a, r, late, w = grid.get((c, y, q), (0, 0, False, 0))
+            mark = f"{a}/{r}" + ("L" if late else " ") + ("W" if w else " ")
+            cells.append(f"{mark:6}")
+        print(f"  {c}  " + " ".join(cells))
+    print("  (a/r = accepted/refused versions, L = late, W = warnings)")
+    total_a = sum(a for a, *_ in grid.values())
+    total_r = sum(r for _, r, *_ in grid.values())
+    print(f"  {total_a} accepted, {total_r} refused; {loaded} values loaded, {current} in current versions")
+    for name, c, y, q, code, sheet, cell in refused:
+        print(f"  refused {name} ({c} {y}Q{q}): {code} at {sheet}!{cell}")
+
+    run_results = config.DBT_PROJECT_DIR / "target" / "run_results.json"
+    if run_results.exists():
+        results = json.loads(run_results.read_text())["results"]
+        kinds: dict[str, dict[str, int]] = {}
+        for r in results:
+            kind = r["unique_id"].split(".", 1)[0]
+            kinds.setdefault(kind, {}).setdefault(r["status"], 0)
+            kinds[kind][r["status"]] += 1
+        print("\n=== dbt build ===")
+        for kind, counts in sorted(kinds.items()):
+            print(f"  {kind:10} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+    print("\n=== Great Expectations ===")
+    for stage in ("raw", "warehouse"):
+        path = config.var_dir() / "quality" / f"{stage}.json"
+        if path.exists():
+            doc = json.loads(path.read_text())
+            n = sum(len(s["expectations"]) for s in doc["suites"])
+            failed = sum(1 for s in doc["suites"] for e in s["expectations"] if not e["success"])
+            print(f"  {stage:10} {'PASS' if doc['success'] else 'FAIL'}: {len(doc['suites'])} suites, "
+                  f"{n} expectations, {failed} not met")
+
+    url = config.publish_url()
+    manifest = read_latest(url)
+    print("\n=== Publication ===")
+    if manifest:
+        print(f"  LATEST = {manifest['version']}  ({url}/v/{manifest['version']})")
+        for f in manifest["files"]:
+            print(f"  {f['name']:32} {f['rows']:6} rows {f['bytes']:9} bytes")
+    else:
+        print("  nothing published")
+        ok = False
+    bulletins = sorted((Path(url.removeprefix("file://")) / "bulletin").glob("*.html")) if url.startswith(
+        "file://") else []
+    for b in bulletins:
+        print(f"  bulletin: {b}")
+    print(f"\nfeedback to counties: {config.outbox_dir()}")
+    print("demo " + ("OK" if ok else "FAILED"))
+    return ok
+
+
+def main() -> int:
+    airflow_env.apply()
+    from core.warehouse import connect, warehouse_url
+    from ingest.landing import ensure_schema
+
+    print(f"warehouse: {warehouse_url().split('@')[-1]}")
+    with connect() as conn:
+        ensure_schema(conn)
+    staged = stage_samples()
+    print(f"sample reports: {len(staged)} files into {config.inbox_dir()}")
+    migrate_airflow_db()
+    log_path = config.var_dir() / "logs" / "demo-airflow.log"
+    states = run_dags(log_path)
+    return 0 if summary(states, log_path) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Shared fixtures: an isolated warehouse database, runtime folders and the sample reports.
+
+The tests never touch the developer's own data: they run against a fresh
+database `<name>_test` on the same PostgreSQL server (the embedded one unless
+WAREHOUSE_URL is set), with inbox/outbox/archive and the publication target in
+a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+
+def _with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(scope="session")
+def runtime_dirs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runtime")
+    os.environ["TWOTOWNS_VAR_DIR"] = str(root / "var")
+    os.environ["PUBLISH_URL"] = (root / "published").as_uri()
+    os.environ["AIRFLOW_HOME"] = str(root / "airflow")
+    return root
+
+
+@pytest.fixture(scope="session")
+def warehouse(runtime_dirs) -> str:
+    """A fresh, empty test database with the landing/raw schema; WAREHOUSE_URL points at it."""
+    import psycopg
+
+    from core.warehouse import conn_params, warehouse_url
+    from ingest.landing import ensure_schema
+
+    base = warehouse_url()
+    test_db = f"{conn_params(base).dbname}_test"
+    with psycopg.connect(**{**conn_params(base).libpq(), "dbname": "postgres"}, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{test_db}" with (force)')
+        conn.execute(f'create database "{test_db}"')
+    url = _with_database(base, test_db)
+    os.environ["WAREHOUSE_URL"] = url
+    with psycopg.connect(**conn_params(url).libpq()) as conn:
+        ensure_schema(conn)
+    return url
+
+
+@pytest.fixture
+def conn(warehouse):
+    from core.warehouse import connect
+
+    with connect(warehouse) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    from samplegen import generate
+
+    out = tmp_path_factory.mktemp("sample")
+    generate(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def expected(sample_dir) -> list[dict]:
+    import json
+
+    from samplegen import EXPECTED_FILE
+
+    return json.loads((sample_dir / EXPECTED_FILE).read_text(encoding="utf-8"))

@@ -1,0 +1,430 @@
+"""Tests of the sample county report generator (samplegen)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook as _load_workbook
+from openpyxl.utils import get_column_letter
+
+from samplegen import EXPECTED_FILE, PERIODS, Period, generate, load_sample, truth
+from samplegen.registry import PROGRAMME_OF_FORM
+
+FORM_OF_SHEET = {"LZ-0 县域指标": "LZ-0", "LZ-1 特色小镇": "LZ-1", "LZ-2 试点镇": "LZ-2"}
+YI_PER_WAN = 10_000
+HEADER_RE = re.compile(r"^(其中：)?(?P<name>.+?)（(?P<unit>[^（）]+)）$")
+
+
+# --- fixtures and a minimal reader of the generated layout -------------------
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    out = tmp_path_factory.mktemp("sample_run1")
+    return out, generate(out)
+
+
+@pytest.fixture(scope="module")
+def expected(run: tuple[Path, list]) -> list[dict]:
+    out, _ = run
+    return json.loads((out / EXPECTED_FILE).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_sample().registry
+
+
+def entry(expected: list[dict], county: str, period: str, status: str = "accepted") -> dict:
+    matches = [e for e in expected if e["county_code"] == county and e["period"] == period
+               and e["expected_status"] == status]
+    assert len(matches) == 1, (county, period, matches)
+    return matches[0]
+
+
+def read_sheet(ws) -> tuple[list, list[tuple], tuple | None]:
+    """(header row, town/county data rows, 合计 row or None) of a form sheet."""
+    rows = list(ws.iter_rows(values_only=True))
+    header = list(rows[2])
+    data: list[tuple] = []
+    total = None
+    for row in rows[3:]:
+        if all(v is None for v in row):
+            break
+        if row[1] == "合计":
+            total = row
+        else:
+            data.append(row)
+    return header, data, total
+
+
+def header_columns(header: list, registry, form: str) -> dict[int, tuple[str, str]]:
+    """Column index -> (indicator code, unit) for the catalogue columns of a header row."""
+    by_name = {ind.name_zh: ind.code for ind in registry.form_indicators(form)}
+    out = {}
+    for index, text in enumerate(header[2:], start=2):
+        match = HEADER_RE.match(text or "")
+        if match and match["name"] in by_name:
+            out[index] = (by_name[match["name"]], match["unit"])
+    return out
+
+
+def read_values(path: Path, registry) -> dict[tuple[str, str | None, str], object]:
+    """{(form, town or None, indicator): value in the catalogue unit} as a parser would read it."""
+    wb = load_workbook(path)
+    out: dict[tuple[str, str | None, str], object] = {}
+    for ws in wb.worksheets:
+        form = FORM_OF_SHEET.get(ws.title)
+        if form is None:
+            continue
+        header, data, _ = read_sheet(ws)
+        columns = header_columns(header, registry, form)
+        for row in data:
+            town = None if form == "LZ-0" else row[0]
+            for index, (code, unit) in columns.items():
+                value = row[index]
+                if value == "-":
+                    value = None
+                elif unit == "亿元":
+                    value = value * YI_PER_WAN
+                out[(form, town, code)] = value
+    return out
+
+
+@cache
+def load_workbook(path: Path):
+    """Workbooks are only read here: load each generated file once."""
+    return _load_workbook(path)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- determinism and the file list ------------------------------------------
+
+
+def test_two_runs_are_byte_identical(run, tmp_path: Path) -> None:
+    first, files = run
+    second = tmp_path / "sample_run2"
+    generate(second)
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    assert len(names) == len(files) + 1  # + expected.json
+    for name in names:
+        assert sha256(first / name) == sha256(second / name), name
+
+
+def test_one_file_per_county_and_quarter_plus_correction(run, expected, registry) -> None:
+    out, files = run
+    assert len(files) == len(registry.counties) * len(PERIODS) + 1
+    assert [f.file for f in files] == [e["file"] for e in expected]
+    pairs = {(e["county_code"], e["period"]) for e in expected}
+    assert pairs == {(c.code, p.code) for c in registry.counties for p in PERIODS}
+    times = [datetime.fromisoformat(e["received_at"]) for e in expected]
+    assert times == sorted(times)
+    assert all(e["received_at"].endswith("+08:00") for e in expected)
+    for e in expected:
+        assert (out / e["file"]).is_file()
+        assert e["file"].endswith(".xlsx") and "/" not in e["file"]
+
+
+def test_mtimes_are_receipt_times(run, expected) -> None:
+    out, _ = run
+    for e in expected:
+        stamp = datetime.fromisoformat(e["received_at"]).timestamp()
+        assert (out / e["file"]).stat().st_mtime == stamp, e["file"]
+
+
+def test_receipts_on_time_unless_late(expected) -> None:
+    late = []
+    for e in expected:
+        received = datetime.fromisoformat(e["received_at"])
+        year, quarter = int(e["period"][:4]), int(e["period"][-1])
+        period = Period(year, quarter)
+        assert received.date() > period.end
+        assert 8 <= received.hour < 18
+        is_late = received.date() > period.deadline
+        assert is_late == ("submission.late" in e["expected_codes"]), e["file"]
+        if is_late:
+            late.append(e["file"])
+        else:
+            assert (received.date() - period.end).days in range(5, 19)
+    assert 2 <= len(late) <= 3
+
+
+# --- layout -------------------------------------------------------------------
+
+
+def test_title_block_header_and_footer(run, expected, registry) -> None:
+    out, _ = run
+    titles = {"LZ-0": "嘉兴市县域经济指标季报", "LZ-1": "嘉兴市特色小镇建设情况季报",
+              "LZ-2": "嘉兴市小城市培育试点镇发展情况季报"}
+    for e in expected:
+        wb = load_workbook(out / e["file"])
+        assert wb.sheetnames[0] == "填表说明"
+        assert wb.sheetnames[1] == "LZ-0 县域指标"
+        county = registry.county(e["county_code"])
+        period = Period(int(e["period"][:4]), int(e["period"][-1]))
+        received = datetime.fromisoformat(e["received_at"]).date()
+        for ws in wb.worksheets[1:]:
+            form = FORM_OF_SHEET[ws.title]
+            last = ws.max_column
+            assert ws["A1"].value == titles[form]
+            assert f"A1:{get_column_letter(last)}1" in {str(r) for r in ws.merged_cells.ranges}
+            assert ws["A2"].value == f"表号：{form}"
+            assert ws["C2"].value == f"填报单位：{county.name_zh}"
+            assert ws.cell(row=2, column=last).value == f"报告期：{period.ytd_label}"
+            header, data, total = read_sheet(ws)
+            assert header[:2] == ["代码", "名称"]
+            indicators = registry.form_indicators(form)
+            for ind, text in zip(indicators, header[2:2 + len(indicators)], strict=True):
+                assert text.startswith("其中：") == bool(ind.parent), text
+                assert ind.name_zh in text
+            assert (total is not None) == (form != "LZ-0")
+            if form == "LZ-0":
+                assert data == [(county.code, county.name_zh, *data[0][2:])]
+            else:
+                codes = [row[0] for row in data]
+                assert codes == sorted(codes)
+            footer = [row[0] for row in ws.iter_rows(values_only=True) if row[0]][-4:]
+            assert footer[0] == "注：本表数据为年初至报告期末累计数。"
+            assert footer[1].startswith("填报人：")
+            assert re.fullmatch(r"联系电话：0573-8\d{7}", footer[2])
+            reported = re.fullmatch(r"报出日期：(\d{4})年(\d{1,2})月(\d{1,2})日", footer[3])
+            assert reported
+            day = datetime(*map(int, reported.groups())).date()
+            assert period.end < day <= received
+
+
+def test_chinese_file_names_agree_with_title_block(run, expected, registry) -> None:
+    out, _ = run
+    chinese = [e for e in expected if not e["file"][0].isdigit()]
+    assert len(chinese) >= 2
+    for e in chinese:
+        county = registry.county(e["county_code"])
+        period = Period(int(e["period"][:4]), int(e["period"][-1]))
+        assert e["file"] == f"{county.name_zh}{period.quarter_label}两镇季报.xlsx"
+    for e in expected:
+        if e["file"][0].isdigit():
+            assert e["file"].startswith(f"{e['county_code']}_{e['period']}")
+
+
+# --- membership ---------------------------------------------------------------
+
+
+def form_towns(path: Path, form: str) -> list[str] | None:
+    wb = load_workbook(path)
+    for ws in wb.worksheets:
+        if FORM_OF_SHEET.get(ws.title) == form:
+            return [row[0] for row in read_sheet(ws)[1]]
+    return None
+
+
+def test_sheets_follow_membership(run, expected, registry) -> None:
+    out, _ = run
+    for e in expected:
+        period = Period(int(e["period"][:4]), int(e["period"][-1]))
+        for form, programme in PROGRAMME_OF_FORM.items():
+            members = [t.code for t in registry.members(e["county_code"], programme, period)]
+            assert form_towns(out / e["file"], form) == (members or None), (e["file"], form)
+
+
+def test_no_characteristic_towns_in_2015q1(run, expected) -> None:
+    out, _ = run
+    for e in expected:
+        if e["period"] == "2015Q1":
+            assert "LZ-1 特色小镇" not in load_workbook(out / e["file"]).sheetnames
+
+
+def test_mid_year_joiner_appears_from_2016q3(run, expected) -> None:
+    out, _ = run
+    for period in PERIODS:
+        towns = form_towns(out / entry(expected, "330402", period.code)["file"], "LZ-1") or []
+        assert ("CT-330402-03" in towns) == (period >= Period(2016, 3)), period
+
+
+def test_town_in_both_pilot_rounds_reports_every_quarter(run, expected) -> None:
+    out, _ = run
+    for period in PERIODS:
+        towns = form_towns(out / entry(expected, "330402", period.code)["file"], "LZ-2") or []
+        assert "PT-330402101" in towns, period
+
+
+# --- values -------------------------------------------------------------------
+
+
+def test_truth_flows_non_decreasing_within_year(registry) -> None:
+    flows = {(ind.form, ind.code) for ind in registry.indicators if ind.kind == "flow_ytd"}
+    checked = 0
+    for county in registry.counties:
+        for year in (2015, 2016):
+            previous: dict = {}
+            for quarter in (1, 2, 3, 4):
+                current = truth(county.code, year, quarter)
+                for key, value in current.items():
+                    if (key[0], key[2]) in flows and key in previous:
+                        assert value >= previous[key], (county.code, year, quarter, key)
+                        checked += 1
+                previous = current
+    assert checked > 500
+
+
+def test_truth_types_and_ranges(registry) -> None:
+    catalogue = {(ind.form, ind.code): ind for ind in registry.indicators}
+    for county in registry.counties:
+        for period in PERIODS:
+            for (form, _, code), value in truth(county.code, period.year, period.quarter).items():
+                ind = catalogue[(form, code)]
+                assert value is not None and value >= 0
+                if ind.is_integer:
+                    assert isinstance(value, int)
+                else:
+                    assert value == round(value, 1)
+                if code == "county_gdp_growth":
+                    assert 6 <= value <= 9
+                if code == "gdp_growth":
+                    assert 5 <= value <= 14
+
+
+def test_underperforming_municipal_towns_in_2016(registry) -> None:
+    sample = load_sample()
+    short = []
+    for town in registry.programme_towns("characteristic"):
+        tiers = {m.tier for m in registry.memberships
+                 if m.town_code == town.code and m.covers(Period(2016, 4).end)}
+        if tiers == {"municipal"}:
+            fai = sample.values.get("LZ-1", town.code, "fai", Period(2016, 4))
+            if fai < 0.9 * registry.annual_task(town.code, 2016):
+                short.append(town.code)
+    assert len(short) >= 2
+
+
+def test_clean_files_round_trip_truth(run, expected, registry) -> None:
+    out, _ = run
+    for e in expected:
+        if e["expected_status"] != "accepted":
+            continue
+        year, quarter = int(e["period"][:4]), int(e["period"][-1])
+        read = read_values(out / e["file"], registry)
+        want = truth(e["county_code"], year, quarter)
+        assert read.keys() == want.keys(), e["file"]
+        for key, value in want.items():
+            assert read[key] == pytest.approx(value, abs=1e-6), (e["file"], key)
+
+
+def test_sub_items_not_above_parents_in_clean_files(run, expected, registry) -> None:
+    out, _ = run
+    parents = {(ind.form, ind.code): ind.parent for ind in registry.indicators if ind.parent}
+    for e in expected:
+        if e["expected_status"] != "accepted":
+            continue
+        read = read_values(out / e["file"], registry)
+        for (form, town, code), value in read.items():
+            parent = parents.get((form, code))
+            if parent:
+                assert value <= read[(form, town, parent)], (e["file"], town, code)
+
+
+def test_total_rows_equal_sum_of_rows(run, expected, registry) -> None:
+    out, _ = run
+    checked = 0
+    for e in expected:
+        wb = load_workbook(out / e["file"])
+        for ws in wb.worksheets:
+            form = FORM_OF_SHEET.get(ws.title)
+            if form in (None, "LZ-0"):
+                continue
+            header, data, total = read_sheet(ws)
+            assert total is not None and total[0] is None
+            kinds = {ind.code: ind for ind in registry.form_indicators(form)}
+            for index, (code, unit) in header_columns(header, registry, form).items():
+                if kinds[code].is_rate:
+                    assert total[index] is None
+                    continue
+                numbers = [row[index] for row in data if not isinstance(row[index], str)]
+                digits = 0 if kinds[code].is_integer else (4 if unit == "亿元" else 1)
+                assert total[index] == round(sum(numbers), digits), (e["file"], form, code)
+                checked += 1
+    assert checked > 500
+
+
+# --- mishaps ------------------------------------------------------------------
+
+
+def test_refused_then_corrected(run, expected, registry) -> None:
+    out, _ = run
+    refused = entry(expected, "330424", "2016Q3", "refused")
+    corrected = entry(expected, "330424", "2016Q3", "accepted")
+    assert refused["file"] == "330424_2016Q3.xlsx"
+    assert refused["expected_codes"] == ["value.parent", "value.required"]
+    assert corrected["file"] == "330424_2016Q3_更正.xlsx"
+    assert corrected["expected_codes"] == []
+    gap = datetime.fromisoformat(corrected["received_at"]).date() - \
+        datetime.fromisoformat(refused["received_at"]).date()
+    assert gap.days == 2
+
+    want = truth("330424", 2016, 3)
+    bad = read_values(out / refused["file"], registry)
+    assert bad[("LZ-1", "CT-330424-02", "fai_feature")] > bad[("LZ-1", "CT-330424-02", "fai")]
+    assert bad[("LZ-2", "PT-330424105", "fiscal_revenue")] is None
+    differing = {key for key in want if bad[key] != want[key]}
+    assert differing == {("LZ-1", "CT-330424-02", "fai_feature"), ("LZ-2", "PT-330424105", "fiscal_revenue")}
+    assert read_values(out / corrected["file"], registry) == want
+
+    # the defects stay within their rows: totals are consistent and respect the parents
+    ws = load_workbook(out / refused["file"])["LZ-1 特色小镇"]
+    header, _, total = read_sheet(ws)
+    assert total[header.index("其中：特色产业投资（万元）")] <= total[header.index("固定资产投资（万元）")]
+
+
+def test_yi_yuan_variant(run, expected, registry) -> None:
+    out, _ = run
+    variants = []
+    for e in expected:
+        wb = load_workbook(out / e["file"])
+        headers = [c.value for ws in wb.worksheets[1:] for c in ws[3]]
+        if "固定资产投资（亿元）" in headers:
+            variants.append(e)
+            assert "固定资产投资（万元）" not in headers
+            assert "地区生产总值（亿元）" in headers
+    assert len(variants) == 1
+    e = variants[0]
+    assert e["expected_status"] == "accepted" and e["expected_codes"] == []
+    year, quarter = int(e["period"][:4]), int(e["period"][-1])
+    # values convert back to the clean 万元 values (whole 万元, as 4 decimals of 亿元 can state)
+    clean = load_sample().values
+    for (form, town, code), value in read_values(out / e["file"], registry).items():
+        if code in {"fai", "county_gdp", "gdp", "tax_revenue"}:
+            latent = clean.get(form, town or e["county_code"], code, Period(year, quarter))
+            assert abs(value - latent) <= 0.5 + 1e-6
+
+
+def test_remarks_column_and_late_arrival(run, expected) -> None:
+    out, _ = run
+    warned = [e for e in expected if "header.unknown" in e["expected_codes"]]
+    assert len(warned) == 1
+    e = warned[0]
+    assert e["expected_status"] == "accepted"
+    assert e["expected_codes"] == ["header.unknown", "submission.late"]
+    wb = load_workbook(out / e["file"])
+    assert "备注" in [c.value for c in wb["LZ-1 特色小镇"][3]]
+    for other in expected:
+        if other is not e:
+            headers = [c.value for ws in load_workbook(out / other["file"]).worksheets[1:] for c in ws[3]]
+            assert "备注" not in headers
+
+
+def test_expected_statuses(expected) -> None:
+    statuses = [e["expected_status"] for e in expected]
+    assert statuses.count("refused") == 1
+    allowed = {"value.parent", "value.required", "header.unknown", "submission.late"}
+    for e in expected:
+        assert set(e["expected_codes"]) <= allowed
+        assert e["expected_codes"] == sorted(e["expected_codes"])
