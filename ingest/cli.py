@@ -53,20 +53,18 @@ def cmd_check(args) -> int:
         print(f"ingest check: no such file: {path}", file=sys.stderr)
         return 2
     report = parse_report(path)
-    if report.status == "accepted" and report.period:
+    if report.county_code and report.period:
         conn = None if args.no_history else _history_connection()
         try:
             report.findings += history_findings(conn, report)
         finally:
             if conn is not None:
                 conn.close()
-        if report.status != "accepted":
-            report.values = []
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(f"{path.name}: {report.status} county={report.county_code} period={report.period} "
-              f"values={len(report.values)} errors={count(report.findings, ERROR)} "
+              f"values={len(report.values) if report.status == 'accepted' else 0} errors={count(report.findings, ERROR)} "
               f"warnings={count(report.findings, WARNING)}")
         _print_findings(report.findings)
     return 0 if report.status == "accepted" else 1

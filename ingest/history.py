@@ -48,7 +48,7 @@ def history_findings(conn, report: Report) -> list[Finding]:
     }).fetchall()
     prev_quarter: dict[tuple, Decimal] = {}
     prev_year: dict[tuple, Decimal] = {}
-    for year, quarter, form, town, indicator, value in rows:
+    for year, _quarter, form, town, indicator, value in rows:
         target = prev_year if year == period.year - 1 else prev_quarter
         target[(form, town, indicator)] = value
     inds = {(i.form, i.code): i for i in registry.indicators()}

@@ -127,10 +127,11 @@ def submit(path: Path, *, file_name: str | None = None, received_at: datetime | 
     received_at = received_at or receipt_time(path)
     sha, archived = archive(path, name)
     own = conn is None
-    conn = conn or connect()
+    conn = conn or connect(autocommit=True)
+    if not conn.autocommit:
+        raise ValueError("submit() needs an autocommit connection: it manages its own transactions")
     try:
         ensure_schema(conn)
-        conn.commit()
         result = _land(conn, archived, sha, name, received_at)
     finally:
         if own:
@@ -167,8 +168,7 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime) -> S
     if report.county_code and report.period:
         deadline = report.period.deadline
         late = received_at.astimezone(LOCAL_TZ).date() > deadline
-        if report.status == "accepted":
-            findings += history_findings(conn, report)
+        findings += history_findings(conn, report)  # all problems at once, not one round per fix
         if late:
             findings.append(finding("submission.late",
                                     received=received_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),

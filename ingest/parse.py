@@ -47,7 +47,7 @@ class Report:
     county_code: str | None = None
     period: Period | None = None
     forms: list[str] = field(default_factory=list)
-    values: list[Value] = field(default_factory=list)
+    values: list[Value] = field(default_factory=list)  # loaded only if the report is accepted
     findings: list[Finding] = field(default_factory=list)
     metadata: dict[str, object] = field(default_factory=dict)
 
@@ -209,8 +209,6 @@ class _Parser:
         for form in sorted(form_sheets):
             self._parse_form(form_sheets[form])
         self.report.forms = sorted(form_sheets)
-        if self.report.status != "accepted":
-            self.report.values = []
         return self.report
 
     # -- title block and file name

@@ -76,12 +76,14 @@ def _read_xlsx(path: Path) -> list[Sheet]:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
             if "xl/vbaProject.bin" in names:
-                raise Unreadable("含宏的工作簿不被接受，请另存为普通 .xlsx", "macro workbooks are not accepted; save as plain .xlsx")
+                raise Unreadable("含宏的工作簿不被接受，请另存为普通 .xlsx",
+                                 "macro workbooks are not accepted; save as plain .xlsx")
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Unreadable:
         raise
     except Exception as exc:  # openpyxl raises many types on corrupt files
-        raise Unreadable("文件已损坏或不是 Excel 工作簿", f"the file is damaged or not an Excel workbook ({type(exc).__name__})") from exc
+        raise Unreadable("文件已损坏或不是 Excel 工作簿",
+                         f"the file is damaged or not an Excel workbook ({type(exc).__name__})") from exc
     sheets = []
     try:
         for ws in wb.worksheets:

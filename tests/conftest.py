@@ -29,31 +29,48 @@ def runtime_dirs(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def warehouse(runtime_dirs) -> str:
-    """A fresh, empty test database with the landing/raw schema; WAREHOUSE_URL points at it."""
+_BASE_URL: list[str] = []
+
+
+def create_database(suffix: str) -> str:
+    """A fresh, empty database `<name>_<suffix>` with the landing/raw schema; returns its URL."""
     import psycopg
 
     from core.warehouse import conn_params, warehouse_url
     from ingest.landing import ensure_schema
 
-    base = warehouse_url()
-    test_db = f"{conn_params(base).dbname}_test"
+    if not _BASE_URL:
+        _BASE_URL.append(warehouse_url())  # before any test points WAREHOUSE_URL elsewhere
+    base = _BASE_URL[0]
+    dbname = f"{conn_params(base).dbname}_{suffix}"
     with psycopg.connect(**{**conn_params(base).libpq(), "dbname": "postgres"}, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{test_db}" with (force)')
-        conn.execute(f'create database "{test_db}"')
-    url = _with_database(base, test_db)
-    os.environ["WAREHOUSE_URL"] = url
+        conn.execute(f'drop database if exists "{dbname}" with (force)')
+        conn.execute(f'create database "{dbname}"')
+    url = _with_database(base, dbname)
     with psycopg.connect(**conn_params(url).libpq()) as conn:
         ensure_schema(conn)
     return url
+
+
+@pytest.fixture(scope="module")
+def warehouse(runtime_dirs, request) -> str:
+    """Each test module gets its own fresh database; WAREHOUSE_URL points at it meanwhile."""
+    suffix = "test_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    url = create_database(suffix)
+    previous = os.environ.get("WAREHOUSE_URL")
+    os.environ["WAREHOUSE_URL"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("WAREHOUSE_URL", None)
+    else:
+        os.environ["WAREHOUSE_URL"] = previous
 
 
 @pytest.fixture
 def conn(warehouse):
     from core.warehouse import connect
 
-    with connect(warehouse) as c:
+    with connect(warehouse, autocommit=True) as c:
         yield c
 
 

@@ -1,0 +1,25 @@
+with source as (
+
+    select * from {{ source('raw', 'report_values') }}
+
+),
+
+final as (
+
+    select
+        submission_id,
+        county_code,
+        year::integer as year,
+        quarter::integer as quarter,
+        form,
+        town_code,
+        indicator,
+        value,
+        source_file_sha256,
+        source_sheet,
+        source_cell
+    from source
+
+)
+
+select * from final

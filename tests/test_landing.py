@@ -1,0 +1,125 @@
+"""Submitting files to the warehouse: landing, versions, duplicates, quarantine, atomicity (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+
+import openpyxl
+import pytest
+
+from core import config
+from ingest import landing
+from ingest.landing import submit
+
+pytestmark = pytest.mark.integration
+
+CLEAN = "330402_2016Q2.xlsx"
+REFUSED, CORRECTED = "330424_2016Q3.xlsx", "330424_2016Q3_更正.xlsx"
+
+
+def _count(conn, sql, *params):
+    return conn.execute(sql, params).fetchone()[0]
+
+
+def test_accepted_report_is_archived_landed_and_loaded_with_lineage(warehouse, conn, sample_dir):
+    result = submit(sample_dir / CLEAN)
+    assert result.status == "accepted" and result.version == 1
+    assert result.rows_loaded == _count(conn, "select count(*) from raw.report_values where submission_id = %s",
+                                        result.submission_id) > 0
+    archived = config.archive_dir() / result.file_sha256[:2] / f"{result.file_sha256}.xlsx"
+    assert archived.read_bytes() == (sample_dir / CLEAN).read_bytes()
+    row = conn.execute("select source_file_sha256, source_sheet, source_cell, value from raw.report_values "
+                       "where submission_id = %s and town_code = 'CT-330402-01' and indicator = 'fai'",
+                       (result.submission_id,)).fetchone()
+    assert row[0] == result.file_sha256 and row[1] == "LZ-1 特色小镇" and row[2] == "C4"
+    received = conn.execute("select received_at from landing.submissions where submission_id = %s",
+                            (result.submission_id,)).fetchone()[0]
+    assert received == datetime.fromtimestamp(os.stat(sample_dir / CLEAN).st_mtime, UTC)
+    feedback = json.loads(result.feedback_paths[0].read_text(encoding="utf-8"))
+    assert feedback["status_zh"] == "已接收" and feedback["county_code"] == "330402"
+    assert "已接收" in result.feedback_paths[1].read_text(encoding="utf-8")
+
+
+def test_byte_identical_resubmission_is_a_no_op(warehouse, conn, sample_dir):
+    before = (_count(conn, "select count(*) from landing.submissions"),
+              _count(conn, "select count(*) from raw.report_values"))
+    result = submit(sample_dir / CLEAN)
+    assert result.status == "duplicate"
+    assert [f.code for f in result.findings] == ["submission.duplicate"]
+    assert (_count(conn, "select count(*) from landing.submissions"),
+            _count(conn, "select count(*) from raw.report_values")) == before
+
+
+def test_refused_report_is_quarantined_and_nothing_of_it_loaded(warehouse, conn, sample_dir):
+    result = submit(sample_dir / REFUSED)
+    assert result.status == "refused" and result.version is None
+    assert _count(conn, "select count(*) from raw.report_values where submission_id = %s", result.submission_id) == 0
+    assert result.quarantine_path.read_bytes() == (sample_dir / REFUSED).read_bytes()
+    codes = {r[0] for r in conn.execute("select code from landing.findings where submission_id = %s",
+                                        (result.submission_id,))}
+    assert codes == {"value.parent", "value.required"}
+    cells = {r[0] for r in conn.execute("select cell from landing.findings where submission_id = %s",
+                                        (result.submission_id,))}
+    assert None not in cells
+    assert "退回" in result.feedback_paths[1].read_text(encoding="utf-8")
+
+
+def test_corrected_report_becomes_the_current_version(warehouse, conn, sample_dir):
+    result = submit(sample_dir / CORRECTED)
+    assert result.status == "accepted" and result.version == 1  # the refused one has no version
+    # a second correction of the same period (different bytes) becomes version 2
+    wb = openpyxl.load_workbook(sample_dir / CORRECTED)
+    wb["LZ-0 县域指标"]["A7"] = "填报人：王芳"
+    second = sample_dir.parent / "330424_2016Q3_更正2.xlsx"
+    wb.save(second)
+    result2 = submit(second)
+    assert result2.status == "accepted" and result2.version == 2
+    versions = conn.execute("select version from landing.submissions where county_code = '330424' "
+                            "and year = 2016 and quarter = 3 and status = 'accepted' order by version").fetchall()
+    assert [v[0] for v in versions] == [1, 2]
+
+
+def test_late_report_is_accepted_and_marked_late(warehouse, conn, sample_dir, expected):
+    late = next(e for e in expected if e["expected_codes"] == ["submission.late"])
+    result = submit(sample_dir / late["file"])
+    assert result.status == "accepted"
+    assert "submission.late" in {f.code for f in result.findings}
+    assert _count(conn, "select late from landing.submissions where submission_id = %s", result.submission_id)
+
+
+def test_ytd_decrease_against_the_accepted_previous_quarter_refuses(warehouse, conn, sample_dir, tmp_path):
+    q2 = submit(sample_dir / "330411_2016Q2.xlsx")
+    assert q2.status == "accepted"
+    wb = openpyxl.load_workbook(sample_dir / "330411_2016Q3.xlsx")
+    ws = wb["LZ-1 特色小镇"]
+    ws["C4"] = 1.0  # fai YTD far below the accepted Q2 value
+    ws["D4"] = 0.5
+    ws["E4"] = 0.4
+    total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 2).value == "合计")
+    for col in (3, 4, 5):
+        ws.cell(total_row, col).value = None  # no total to disagree: only the YTD check speaks
+    path = tmp_path / "330411_2016Q3.xlsx"
+    wb.save(path)
+    result = submit(path)
+    assert result.status == "refused"
+    assert ("LZ-1 特色小镇", "C4") in [(f.sheet, f.cell) for f in result.findings if f.code == "value.ytd_decrease"]
+
+
+def test_a_failure_midway_leaves_no_partial_submission(warehouse, conn, sample_dir, monkeypatch):
+    before = (_count(conn, "select count(*) from landing.submissions"),
+              _count(conn, "select count(*) from raw.report_values"))
+    real_copy = landing._copy_values
+
+    def copy_then_die(c, sid, sha, report):
+        real_copy(c, sid, sha, report)  # every value is written...
+        raise KeyboardInterrupt("killed")  # ...and the process dies before the commit
+
+    monkeypatch.setattr(landing, "_copy_values", copy_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        submit(sample_dir / "330402_2016Q4.xlsx")
+    assert (_count(conn, "select count(*) from landing.submissions"),
+            _count(conn, "select count(*) from raw.report_values")) == before
+    monkeypatch.setattr(landing, "_copy_values", real_copy)
+    assert submit(sample_dir / "330402_2016Q4.xlsx").status == "accepted"
