@@ -17,7 +17,8 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3.11 -m venv .venv
 	$(PIP) install --quiet --upgrade pip==26.3
 	$(PIP) install --quiet -r requirements.txt
-	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	# the project's packages importable from anywhere (Airflow tasks, dbt, tests): a .pth, as an editable install would
+	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'twotowns.pth').write_text('$(CURDIR)\n')"
 	touch $(STAMP)
 
 demo: install

@@ -13,6 +13,7 @@ stays as it is and the publication is not versioned again.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,9 +34,8 @@ def stage_samples() -> list[Path]:
     inbox.mkdir(parents=True, exist_ok=True)
     staged = []
     for f in files:
-        src = sample / f.file_name
-        dest = inbox / f.file_name
-        shutil.copy2(src, dest)  # keeps the mtime: the simulated receipt time
+        dest = inbox / f.file
+        shutil.copy2(sample / f.file, dest)  # keeps the mtime: the simulated receipt time
         staged.append(dest)
     return staged
 
@@ -44,7 +44,7 @@ def migrate_airflow_db() -> None:
     home = airflow_env.airflow_home()
     if (home / "airflow.db").exists():
         return
-    env = {**__import__("os").environ, **airflow_env.airflow_env(home)}
+    env = {**os.environ, **airflow_env.airflow_env(home)}
     subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
 
@@ -161,6 +161,7 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
 
 
 def main() -> int:
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the full log goes to a file
     airflow_env.apply()
     from core.warehouse import connect, warehouse_url
     from ingest.landing import ensure_schema
