@@ -4,8 +4,8 @@
 2. It is parsed and validated (file-level checks, then cross-period checks
    against the accepted history in the warehouse).
 3. In ONE transaction: the submission, its findings and (if accepted) its values
-   (COPY) are written; an accepted report gets the next version number of its
-   (county, period) and so becomes the current one. A crash anywhere before the
+   (COPY) are written; accepted reports of a (county, period) are numbered
+   by receipt time, so the newest one received is the current one. A crash anywhere before the
    commit leaves nothing of it visible.
 4. A refused file is copied to quarantine with its findings; every submission
    gets a feedback report in the county's outbox.
@@ -187,7 +187,11 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime) -> S
                 (report.county_code, year, quarter)).fetchone()[0]
         sid = _insert_submission(conn, sha, name, received_at, report.county_code, year, quarter, report.forms,
                                  status, version, deadline, late, findings, report.metadata)
-        rows = _copy_values(conn, sid, sha, report) if status == "accepted" else 0
+        if status == "accepted":
+            rows = _copy_values(conn, sid, sha, report)
+            version = _renumber_versions(conn, report.county_code, year, quarter, sid)
+        else:
+            rows = 0
     return SubmitResult(sid, status, sha, name, report.county_code, str(report.period) if report.period else None,
                         version, rows, findings)
 
@@ -209,6 +213,19 @@ def _insert_submission(conn, sha, name, received_at, county, year, quarter, form
             [(sid, i, f.severity, f.code, f.sheet, f.cell, f.town_code, f.indicator, f.message_zh, f.message_en)
              for i, f in enumerate(findings, start=1)])
     return sid
+
+
+def _renumber_versions(conn, county: str, year: int, quarter: int, sid: int) -> int:
+    """Versions follow receipt time, not processing order: a report received earlier but
+    processed later (parallel or retried tasks) still gets the lower version. Returns sid's version."""
+    conn.execute(
+        "update landing.submissions as s set version = r.rn "
+        "from (select submission_id, row_number() over (order by received_at, file_sha256) as rn "
+        "      from landing.submissions where county_code = %s and year = %s and quarter = %s "
+        "      and status = 'accepted') as r "
+        "where s.submission_id = r.submission_id and s.version is distinct from r.rn",
+        (county, year, quarter))
+    return conn.execute("select version from landing.submissions where submission_id = %s", (sid,)).fetchone()[0]
 
 
 def _short(value: object) -> str | None:

@@ -20,5 +20,5 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("assessment_components", "年度考核分项得分", ("year", "town_code", "indicator")),
     Dataset("town_annual_assessment", "年度考核结果", ("year", "town_code")),
     Dataset("programme_kpis", "两镇工作目标", ("year", "kpi")),
-    Dataset("submissions", "县（市、区）报送情况", ("county_code", "year", "quarter", "version")),
+    Dataset("submissions", "县（市、区）报送情况", ("county_code", "year", "quarter", "received_at", "file_sha256")),
 )

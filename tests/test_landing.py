@@ -81,6 +81,21 @@ def test_corrected_report_becomes_the_current_version(warehouse, conn, sample_di
     assert [v[0] for v in versions] == [1, 2]
 
 
+def test_versions_follow_receipt_time_not_processing_order(warehouse, conn, sample_dir, tmp_path):
+    early = tmp_path / "330482_2016Q1.xlsx"
+    late = tmp_path / "330482_2016Q1_更正.xlsx"
+    wb = openpyxl.load_workbook(sample_dir / "330482_2016Q1.xlsx")
+    wb.save(early)
+    wb["LZ-0 县域指标"]["A7"] = "填报人：更正"
+    wb.save(late)
+    later = submit(late, received_at=datetime(2016, 4, 15, 9, tzinfo=UTC))  # processed first
+    earlier = submit(early, received_at=datetime(2016, 4, 10, 9, tzinfo=UTC))
+    assert later.version == 1 and earlier.version == 1  # each was version 1 when it was processed...
+    versions = dict(conn.execute("select file_sha256, version from landing.submissions where county_code = '330482' "
+                                 "and year = 2016 and quarter = 1").fetchall())
+    assert versions == {earlier.file_sha256: 1, later.file_sha256: 2}  # ...now they follow receipt time
+
+
 def test_late_report_is_accepted_and_marked_late(warehouse, conn, sample_dir, expected):
     late = next(e for e in expected if e["expected_codes"] == ["submission.late"])
     result = submit(sample_dir / late["file"])

@@ -24,7 +24,7 @@ create table if not exists landing.submissions (
     quarter        smallint check (quarter between 1 and 4),
     forms          text[] not null default '{}',
     status         text not null check (status in ('accepted', 'refused')),
-    version        integer check (version >= 1),
+    version        integer check (version >= 1),  -- Nth accepted report of (county, period) by receipt time
     deadline       date,
     late           boolean,
     errors         integer not null default 0,
@@ -32,11 +32,10 @@ create table if not exists landing.submissions (
     reporter       text,
     phone          text,
     report_date    date,
-    constraint accepted_has_version check ((status = 'accepted') = (version is not null))
+    constraint accepted_has_version check ((status = 'accepted') = (version is not null)),
+    -- versions are renumbered by receipt time inside one transaction: checked at commit
+    constraint submissions_version_uq unique (county_code, year, quarter, version) deferrable initially deferred
 );
-
-create unique index if not exists submissions_version_uq
-    on landing.submissions (county_code, year, quarter, version) where version is not null;
 
 create table if not exists landing.findings (
     submission_id bigint not null references landing.submissions (submission_id),

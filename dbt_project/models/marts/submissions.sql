@@ -1,7 +1,8 @@
 {#- Published dataset: one row per distinct file a county sent (accepted versions
     and refused files), for timeliness and versions.
     is_current: the submission is the current one of its (county, period) for
-    at least one form. -#}
+    at least one form. The internal submission_id is not published: it depends
+    on the order in which files were processed, the file hash does not. -#}
 
 with submissions as (
 
@@ -36,7 +37,6 @@ final as (
         submissions.n_errors::integer as errors,
         submissions.n_warnings::integer as warnings,
         submissions.file_sha256::text as file_sha256,
-        submissions.submission_id::bigint as submission_id,
         (current_ids.submission_id is not null) as is_current
     from submissions
     left join current_ids
