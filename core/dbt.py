@@ -9,9 +9,15 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.config import DBT_PROJECT_DIR
 from core.warehouse import conn_params, warehouse_url
+
+
+def target_dir() -> Path:
+    """dbt's artefacts (manifest, run_results): DBT_TARGET_PATH, else dbt_project/target."""
+    return Path(os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT_DIR / "target")
 
 
 def dbt_env(url: str | None = None) -> dict[str, str]:

@@ -3,10 +3,13 @@
 1. The file's bytes are kept forever in the content-addressed archive.
 2. It is parsed and validated (file-level checks, then cross-period checks
    against the accepted history in the warehouse).
-3. In ONE transaction: the submission, its findings and (if accepted) its values
-   (COPY) are written; accepted reports of a (county, period) are numbered
-   by receipt time, so the newest one received is the current one. A crash anywhere before the
-   commit leaves nothing of it visible.
+3. A report without file-level errors is loaded (COPY, one transaction) as a
+   *pending* submission, which is never current; its rows are then audited in
+   the database (`audit`, e.g. the GX submission audit); then ONE transaction
+   makes it accepted (the newest accepted report of a (county, period) by
+   receipt time is the current one) or refused (its values removed). A crash at
+   any point leaves at most a pending submission, which is never visible as
+   data and is started over when the same file comes again.
 4. A refused file is copied to quarantine with its findings; every submission
    gets a feedback report in the county's outbox.
 
@@ -118,7 +121,7 @@ def ensure_schema(conn) -> None:
 
 
 def submit(path: Path, *, file_name: str | None = None, received_at: datetime | None = None,
-           conn=None, write_feedback: bool = True) -> SubmitResult:
+           conn=None, write_feedback: bool = True, audit=None) -> SubmitResult:
     """Receive one file: archive it, validate it, and land/load it in one transaction."""
     from core.warehouse import connect
 
@@ -132,7 +135,7 @@ def submit(path: Path, *, file_name: str | None = None, received_at: datetime | 
         raise ValueError("submit() needs an autocommit connection: it manages its own transactions")
     try:
         ensure_schema(conn)
-        result = _land(conn, archived, sha, name, received_at)
+        result = _land(conn, archived, sha, name, received_at, audit)
     finally:
         if own:
             conn.close()
@@ -145,15 +148,19 @@ def submit(path: Path, *, file_name: str | None = None, received_at: datetime | 
     return result
 
 
-def _land(conn, archived: Path, sha: str, name: str, received_at: datetime) -> SubmitResult:
+def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audit=None) -> SubmitResult:
     with conn.transaction():
         conn.execute(
             "insert into landing.files (file_sha256, size_bytes, archive_path, first_received_at) "
             "values (%s, %s, %s, %s) on conflict (file_sha256) do nothing",
             (sha, archived.stat().st_size, str(archived), received_at))
         first = conn.execute(
-            "select submission_id, received_at, county_code, year, quarter, version from landing.submissions "
-            "where file_sha256 = %s order by submission_id limit 1", (sha,)).fetchone()
+            "select submission_id, received_at, county_code, year, quarter, version, status "
+            "from landing.submissions where file_sha256 = %s", (sha,)).fetchone()
+        if first is not None and first[6] == "pending":
+            # an earlier attempt died between loading and deciding: it was never current; start over
+            _forget(conn, first[0])
+            first = None
     if first is not None:
         # Byte-identical to a file already received: a no-op. The county still gets an answer.
         dup = finding("submission.duplicate",
@@ -163,8 +170,7 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime) -> S
 
     report = parse_report(archived, name)
     findings = list(report.findings)
-    late = None
-    deadline = None
+    late = deadline = None
     if report.county_code and report.period:
         deadline = report.period.deadline
         late = received_at.astimezone(LOCAL_TZ).date() > deadline
@@ -173,46 +179,69 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime) -> S
             findings.append(finding("submission.late",
                                     received=received_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
                                     deadline=deadline.isoformat()))
-    status = "refused" if any(f.severity == ERROR for f in findings) else "accepted"
     year = report.period.year if report.period else None
     quarter = report.period.quarter if report.period else None
+    period = str(report.period) if report.period else None
+    fields = (sha, name, received_at, report.county_code, year, quarter, report.forms, deadline, late, report.metadata)
+    if any(f.severity == ERROR for f in findings):
+        with conn.transaction():
+            sid = _insert_submission(conn, *fields, status="refused")
+            _record_findings(conn, sid, findings)
+        return SubmitResult(sid, "refused", sha, name, report.county_code, period, None, 0, findings)
+
+    # Phase 1: load the values as a pending submission (never current, whatever happens next).
     with conn.transaction():
-        version = None
+        sid = _insert_submission(conn, *fields, status="pending")
+        rows = _copy_values(conn, sid, sha, report)
+    # Phase 2: audit the loaded rows in the database together with the accepted history.
+    if audit is not None:
+        findings += audit(conn, sid)
+    # Phase 3: decide in one step: accepted (with its version) or refused (values removed).
+    status = "refused" if any(f.severity == ERROR for f in findings) else "accepted"
+    version = None
+    with conn.transaction():
+        _record_findings(conn, sid, findings)
         if status == "accepted":
             # serialise versions of one (county, period); other periods load in parallel
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{report.county_code}/{report.period}",))
-            version = conn.execute(
-                "select coalesce(max(version), 0) + 1 from landing.submissions "
-                "where county_code = %s and year = %s and quarter = %s",
-                (report.county_code, year, quarter)).fetchone()[0]
-        sid = _insert_submission(conn, sha, name, received_at, report.county_code, year, quarter, report.forms,
-                                 status, version, deadline, late, findings, report.metadata)
-        if status == "accepted":
-            rows = _copy_values(conn, sid, sha, report)
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{report.county_code}/{period}",))
+            conn.execute(
+                "update landing.submissions set status = 'accepted', version = ("
+                "  select coalesce(max(version), 0) + 1 from landing.submissions "
+                "  where county_code = %s and year = %s and quarter = %s) where submission_id = %s",
+                (report.county_code, year, quarter, sid))
             version = _renumber_versions(conn, report.county_code, year, quarter, sid)
         else:
+            conn.execute("delete from raw.report_values where submission_id = %s", (sid,))
+            conn.execute("update landing.submissions set status = 'refused' where submission_id = %s", (sid,))
             rows = 0
-    return SubmitResult(sid, status, sha, name, report.county_code, str(report.period) if report.period else None,
-                        version, rows, findings)
+    return SubmitResult(sid, status, sha, name, report.county_code, period, version, rows, findings)
 
 
-def _insert_submission(conn, sha, name, received_at, county, year, quarter, forms, status, version,
-                       deadline, late, findings: list[Finding], metadata: dict) -> int:
-    sid = conn.execute(
+def _forget(conn, sid: int) -> None:
+    for table in ("raw.report_values", "landing.findings", "landing.submissions"):
+        conn.execute(f"delete from {table} where submission_id = %s", (sid,))  # table names are constants
+
+
+def _insert_submission(conn, sha, name, received_at, county, year, quarter, forms, deadline, late,
+                       metadata: dict, *, status: str) -> int:
+    return conn.execute(
         "insert into landing.submissions (file_sha256, file_name, received_at, county_code, year, quarter, forms, "
-        "status, version, deadline, late, errors, warnings, reporter, phone, report_date) "
-        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning submission_id",
-        (sha, name, received_at, county, year, quarter, forms, status, version, deadline, late,
-         count(findings, ERROR), count(findings, WARNING),
+        "status, deadline, late, reporter, phone, report_date) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning submission_id",
+        (sha, name, received_at, county, year, quarter, forms, status, deadline, late,
          _short(metadata.get("reporter")), _short(metadata.get("phone")), metadata.get("report_date")),
     ).fetchone()[0]
+
+
+def _record_findings(conn, sid: int, findings: list[Finding]) -> None:
+    conn.execute("update landing.submissions set errors = %s, warnings = %s where submission_id = %s",
+                 (count(findings, ERROR), count(findings, WARNING), sid))
     with conn.cursor() as cur:
         cur.executemany(
             "insert into landing.findings (submission_id, finding_no, severity, code, sheet, cell, town_code, "
             "indicator, message_zh, message_en) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(sid, i, f.severity, f.code, f.sheet, f.cell, f.town_code, f.indicator, f.message_zh, f.message_en)
              for i, f in enumerate(findings, start=1)])
-    return sid
 
 
 def _renumber_versions(conn, county: str, year: int, quarter: int, sid: int) -> int:

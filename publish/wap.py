@@ -147,9 +147,9 @@ def publish_to_target(url: str | None = None) -> dict:
 
 
 def _last_dbt_invocation() -> str | None:
-    from core.config import DBT_PROJECT_DIR
+    from core.dbt import target_dir
 
-    path = DBT_PROJECT_DIR / "target" / "run_results.json"
+    path = target_dir() / "run_results.json"
     if not path.exists():
         return None
     return json.loads(path.read_text()).get("metadata", {}).get("invocation_id")

@@ -119,7 +119,9 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
     for name, c, y, q, code, sheet, cell in refused:
         print(f"  refused {name} ({c} {y}Q{q}): {code} at {sheet}!{cell}")
 
-    run_results = config.DBT_PROJECT_DIR / "target" / "run_results.json"
+    from core.dbt import target_dir
+
+    run_results = target_dir() / "run_results.json"
     if run_results.exists():
         results = json.loads(run_results.read_text())["results"]
         kinds: dict[str, dict[str, int]] = {}

@@ -26,6 +26,8 @@ def runtime_dirs(tmp_path_factory) -> Path:
     os.environ["TWOTOWNS_VAR_DIR"] = str(root / "var")
     os.environ["PUBLISH_URL"] = (root / "published").as_uri()
     os.environ["AIRFLOW_HOME"] = str(root / "airflow")
+    os.environ["DBT_TARGET_PATH"] = str(root / "dbt_target")
+    os.environ["DBT_LOG_PATH"] = str(root / "dbt_logs")
     return root
 
 

@@ -78,7 +78,9 @@ def test_the_whole_pipeline_runs_through_airflow(airflow, warehouse, sample_dir,
         assert progress[0] > 0
     assert list(inbox.iterdir()) == []  # every file received and taken out of the inbox
 
-    run_results = json.loads((config.DBT_PROJECT_DIR / "target" / "run_results.json").read_text())
+    from core.dbt import target_dir
+
+    run_results = json.loads((target_dir() / "run_results.json").read_text())
     assert run_results["args"]["which"] == "build"
     assert {r["status"] for r in run_results["results"]} <= {"success", "pass"}
     assert sum(r["unique_id"].startswith("unit_test.") for r in run_results["results"]) >= 1

@@ -138,3 +138,44 @@ def test_a_failure_midway_leaves_no_partial_submission(warehouse, conn, sample_d
             _count(conn, "select count(*) from raw.report_values")) == before
     monkeypatch.setattr(landing, "_copy_values", real_copy)
     assert submit(sample_dir / "330402_2016Q4.xlsx").status == "accepted"
+
+
+def _accepted_state(conn):
+    return conn.execute(
+        "select count(*), coalesce(sum(n), 0) from landing.submissions s "
+        "left join lateral (select count(*) as n from raw.report_values v where v.submission_id = s.submission_id) v "
+        "on true where s.status = 'accepted'").fetchone()
+
+
+def test_a_death_after_loading_leaves_only_a_pending_submission_which_a_resend_replaces(
+        warehouse, conn, sample_dir):
+    before = _accepted_state(conn)
+
+    def audit_then_die(c, sid):
+        raise KeyboardInterrupt("killed during the audit")
+
+    with pytest.raises(KeyboardInterrupt):
+        submit(sample_dir / "330421_2016Q4.xlsx", audit=audit_then_die)
+    assert _accepted_state(conn) == before  # nothing became current
+    assert _count(conn, "select count(*) from landing.submissions where status = 'pending'") == 1
+    result = submit(sample_dir / "330421_2016Q4.xlsx")
+    assert result.status == "accepted"
+    assert _count(conn, "select count(*) from landing.submissions where status = 'pending'") == 0
+    assert _accepted_state(conn)[0] == before[0] + 1
+
+
+def test_an_audit_error_refuses_the_loaded_submission_and_removes_its_values(warehouse, conn, sample_dir):
+    from ingest.findings import finding
+
+    def audit(c, sid):
+        n = c.execute("select count(*) from raw.report_values where submission_id = %s", (sid,)).fetchone()[0]
+        assert n > 0  # the audit sees the loaded rows
+        return [finding("value.growth_outlier", sheet="LZ-1 特色小镇", cell="C4", growth=250, name="固定资产投资"),
+                finding("value.ytd_decrease", sheet="LZ-1 特色小镇", cell="C5", value=1, previous=2,
+                        name="固定资产投资")]
+
+    result = submit(sample_dir / "330483_2016Q4.xlsx", audit=audit)
+    assert result.status == "refused" and result.rows_loaded == 0
+    assert _count(conn, "select count(*) from raw.report_values where submission_id = %s", result.submission_id) == 0
+    assert _count(conn, "select errors from landing.submissions where submission_id = %s", result.submission_id) == 1
+    assert result.quarantine_path.exists()

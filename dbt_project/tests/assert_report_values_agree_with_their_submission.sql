@@ -1,4 +1,5 @@
--- Raw values belong to an accepted submission and agree with it on county,
+-- Raw values belong to an accepted (or, while it is being audited, pending)
+-- submission and agree with it on county,
 -- period and file: a value loaded under the wrong submission would otherwise be
 -- published for the wrong county or quarter.
 
@@ -26,7 +27,7 @@ final as (
     left join submissions
         on report_values.submission_id = submissions.submission_id
     where submissions.submission_id is null
-        or submissions.status <> 'accepted'
+        or submissions.status not in ('accepted', 'pending')
         or submissions.county_code is distinct from report_values.county_code
         or submissions.year is distinct from report_values.year
         or submissions.quarter is distinct from report_values.quarter

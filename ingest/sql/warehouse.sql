@@ -23,7 +23,8 @@ create table if not exists landing.submissions (
     year           smallint,
     quarter        smallint check (quarter between 1 and 4),
     forms          text[] not null default '{}',
-    status         text not null check (status in ('accepted', 'refused')),
+    -- pending: values loaded and being audited; never current
+    status         text not null check (status in ('pending', 'accepted', 'refused')),
     version        integer check (version >= 1),  -- Nth accepted report of (county, period) by receipt time
     deadline       date,
     late           boolean,

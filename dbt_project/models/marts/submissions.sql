@@ -41,6 +41,8 @@ final as (
     from submissions
     left join current_ids
         on submissions.submission_id = current_ids.submission_id
+    -- a pending submission is being audited right now: not yet an outcome to publish
+    where submissions.status <> 'pending'
 
 )
 
