@@ -63,6 +63,7 @@ def write_feedback(result, received_at: datetime) -> list[Path]:
         "errors": count(result.findings, ERROR),
         "warnings": count(result.findings, WARNING),
         "findings": [f.to_dict() for f in result.findings],
+        "missing_forms": result.missing_forms,
     }
     json_path = folder / f"{stem}.json"
     html_path = folder / f"{stem}.html"

@@ -61,12 +61,19 @@ def unit_cell(text: object) -> str | None:
     return s or None
 
 
-def known_units() -> set[str]:
+def unit_in_brackets(text: str) -> str | None:
+    """The unit in trailing brackets of a label such as 投资情况（万元）, if it is a known unit."""
+    m = _TRAILING_UNIT.match(normalize(text))
+    return m.group(2) if m and m.group(2) in known_units() else None
+
+
+@functools.cache
+def known_units() -> frozenset[str]:
     units: set[str] = set()
     for form in ("LZ-0", "LZ-1", "LZ-2"):
         for ind in form_indicators(form):
             units.update(normalize(u) for u in ind.accepted_units)
-    return units
+    return frozenset(units)
 
 
 def unit_factor(ind: Indicator, unit: str | None) -> float | None:

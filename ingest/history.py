@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ingest import registry
+from ingest.current import CURRENT_FORMS_SQL
 from ingest.findings import Finding, finding
 from ingest.parse import Report
 
@@ -18,17 +19,13 @@ MISMATCH_PP = Decimal(5)
 # reported rate -> the value whose nominal growth it must roughly agree with
 _RATE_OF = {"gdp_growth": "gdp", "county_gdp_growth": "county_gdp"}
 
-_HISTORY_SQL = """
-with current_versions as (
-    select distinct on (year, quarter) submission_id, year, quarter
-    from landing.submissions
-    where status = 'accepted' and county_code = %(county)s
-      and ((year = %(y1)s and quarter = %(q1)s) or (year = %(y2)s and quarter = %(q2)s))
-    order by year, quarter, version desc
-)
+_HISTORY_SQL = f"""
+with current_forms as ({CURRENT_FORMS_SQL})
 select c.year, c.quarter, v.form, v.town_code, v.indicator, v.value
-from raw.report_values as v
-join current_versions as c using (submission_id)
+from current_forms as c
+join raw.report_values as v on v.submission_id = c.submission_id and v.form = c.form
+where c.county_code = %(county)s
+  and ((c.year = %(y1)s and c.quarter = %(q1)s) or (c.year = %(y2)s and c.quarter = %(q2)s))
 """
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config
+from ingest.current import missing_forms
 from ingest.findings import ERROR, WARNING, Finding, count, finding
 from ingest.history import history_findings
 from ingest.parse import Report, parse_report
@@ -52,6 +53,7 @@ class SubmitResult:
     findings: list[Finding] = field(default_factory=list)
     feedback_paths: list[Path] = field(default_factory=list)
     quarantine_path: Path | None = None
+    missing_forms: list[str] = field(default_factory=list)  # the county's report is incomplete without these
 
     def to_dict(self) -> dict:
         return {
@@ -62,6 +64,7 @@ class SubmitResult:
             "findings": [f.to_dict() for f in self.findings],
             "feedback": [str(p) for p in self.feedback_paths],
             "quarantine": str(self.quarantine_path) if self.quarantine_path else None,
+            "missing_forms": self.missing_forms,
         }
 
 
@@ -199,6 +202,7 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audi
     # Phase 3: decide in one step: accepted (with its version) or refused (values removed).
     status = "refused" if any(f.severity == ERROR for f in findings) else "accepted"
     version = None
+    missing: list[str] = []
     with conn.transaction():
         _record_findings(conn, sid, findings)
         if status == "accepted":
@@ -210,11 +214,13 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audi
                 "  where county_code = %s and year = %s and quarter = %s) where submission_id = %s",
                 (report.county_code, year, quarter, sid))
             version = _renumber_versions(conn, report.county_code, year, quarter, sid)
+            missing = missing_forms(conn, report.county_code, report.period)
         else:
             conn.execute("delete from raw.report_values where submission_id = %s", (sid,))
             conn.execute("update landing.submissions set status = 'refused' where submission_id = %s", (sid,))
             rows = 0
-    return SubmitResult(sid, status, sha, name, report.county_code, period, version, rows, findings)
+    return SubmitResult(sid, status, sha, name, report.county_code, period, version, rows, findings,
+                        missing_forms=missing)
 
 
 def _forget(conn, sid: int) -> None:

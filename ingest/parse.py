@@ -14,8 +14,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from ingest import registry
+from ingest.current import required_forms
 from ingest.findings import ERROR, Finding, finding
-from ingest.headers import known_units, match_header, unit_cell, unit_factor
+from ingest.headers import known_units, match_header, unit_cell, unit_factor, unit_in_brackets
 from ingest.periods import Period, PeriodError, find_period
 from ingest.reader import Cell, Sheet, Unreadable, read_file
 from ingest.registry import FORM_PROGRAMME, Indicator
@@ -134,11 +135,54 @@ def _form_of(sheet: Sheet, file_name: str, is_csv: bool) -> str | None:
 
 
 def _find_header(sheet: Sheet, form: str) -> int | None:
-    for r, row in enumerate(sheet.rows[:_HEADER_SEARCH_ROWS]):
-        kinds = [match_header(_text(c), form).kind for c in row]
-        if ("code" in kinds or "name" in kinds) and "indicator" in kinds:
+    """The row with the 代码/名称 headers and indicator headers (in it, or in the row below it
+    when the header has two rows: a merged group cell above its sub-columns)."""
+    kinds = [[match_header(_text(c), form).kind for c in row] for row in sheet.rows[:_HEADER_SEARCH_ROWS + 1]]
+    for r, row_kinds in enumerate(kinds[:_HEADER_SEARCH_ROWS]):
+        below = kinds[r + 1] if r + 1 < len(kinds) else []
+        if ("code" in row_kinds or "name" in row_kinds) and ("indicator" in row_kinds or "indicator" in below):
             return r
     return None
+
+
+_SUBTOTAL_LABELS = {"小计", "合计", "计", "总计", "总额", "总量", "本期", "累计"}
+
+
+def _header_texts(sheet: Sheet, hr: int, form: str) -> tuple[dict[int, tuple[str, str]], int]:
+    """Header text and its cell for every column, and the first row after the header.
+
+    A two-row header (a group cell such as 固定资产投资（万元） merged over its sub-columns
+    小计 / 其中：特色产业投资 / 其中：民间投资) is flattened: a sub-column takes its own
+    header, a 小计 column the group's, and a sub-column without a unit the group's unit."""
+    top = sheet.rows[hr]
+    texts = {c: (_text(cell), a1(hr, c)) for c, cell in enumerate(top) if _text(cell)}
+    below = sheet.rows[hr + 1] if hr + 1 < len(sheet.rows) else []
+    sub = {c: _text(cell) for c, cell in enumerate(below) if _text(cell)}
+    def group_kind(col: int) -> str:
+        left = [c for c in texts if c <= col]
+        return match_header(texts[max(left)][0], form).kind if left else "empty"
+
+    two_rows = any(match_header(t, form).kind == "indicator" for t in sub.values()) or any(
+        normalize(t) in _SUBTOTAL_LABELS and group_kind(c) == "indicator" for c, t in sub.items())
+    if not two_rows:
+        return texts, hr + 1
+    group_text, group_unit = "", None
+    for c in range(max([*texts, *sub]) + 1):
+        if c in texts:
+            group_text = texts[c][0]
+            m = match_header(group_text, form)
+            group_unit = m.unit if m.kind == "indicator" else unit_in_brackets(group_text)
+        if c not in sub:
+            continue
+        m = match_header(sub[c], form)
+        if normalize(sub[c]) in _SUBTOTAL_LABELS:
+            texts[c] = (group_text, a1(hr, c))
+        elif m.kind in ("indicator", "code", "name"):
+            text = sub[c] if m.unit or not group_unit else f"{sub[c]}（{group_unit}）"
+            texts[c] = (text, a1(hr + 1, c))
+        elif m.kind == "unknown":
+            texts[c] = (sub[c], a1(hr + 1, c))
+    return texts, hr + 2
 
 
 def _labelled(texts: list[tuple[str, str]], label: str) -> list[tuple[str, str]]:
@@ -281,13 +325,11 @@ class _Parser:
     def _check_sheets_present(self, form_sheets: dict[str, _FormSheet], is_csv: bool) -> None:
         if is_csv:
             return  # a CSV file is one form; the county's report is assembled from several files
-        if "LZ-0" not in form_sheets:
-            self.add("sheet.missing", form="LZ-0", label=FORM_LABELS["LZ-0"],
-                     detail="县域指标表每期必报。", detail_en="LZ-0 is required every period.")
-        for form, programme in FORM_PROGRAMME.items():
-            if form in form_sheets:
-                continue
-            if registry.members(self.report.county_code, programme, self.report.period.end):
+        for form in sorted(required_forms(self.report.county_code, self.report.period) - set(form_sheets)):
+            if form == "LZ-0":
+                self.add("sheet.missing", form="LZ-0", label=FORM_LABELS["LZ-0"],
+                         detail="县域指标表每期必报。", detail_en="LZ-0 is required every period.")
+            else:
                 self.add("sheet.missing", form=form, label=FORM_LABELS[form],
                          detail="本县（市、区）在本报告期有该项目成员，须报送此表。",
                          detail_en="The county has member towns of this programme in the period.")
@@ -303,11 +345,13 @@ class _Parser:
                     self.add("header.required", sheet=sheet.name, indicator=ind.code, name=ind.name_zh)
             return
         hr = fs.header_row
-        header = sheet.rows[hr]
+        texts, data_start = _header_texts(sheet, hr, form)
+        header_cells: dict[int, str] = {}
         code_col = name_col = None
         columns: dict[int, tuple[Indicator, str | None]] = {}
-        for c, cell in enumerate(header):
-            m = match_header(_text(cell), form)
+        for c, (text, ref) in sorted(texts.items()):
+            m = match_header(text, form)
+            header_cells[c] = ref
             if m.kind == "code" and code_col is None:
                 code_col = c
             elif m.kind == "name" and name_col is None:
@@ -315,9 +359,8 @@ class _Parser:
             elif m.kind == "indicator" and m.indicator not in [i for i, _ in columns.values()]:
                 columns[c] = (m.indicator, m.unit)
             elif m.kind == "unknown":
-                self.add("header.unknown", sheet=sheet.name, cell=a1(hr, c), header=_text(cell))
+                self.add("header.unknown", sheet=sheet.name, cell=ref, header=text)
         # a unit row right under the header
-        data_start = hr + 1
         if data_start < len(sheet.rows) and self._is_unit_row(sheet.rows[data_start], code_col, name_col):
             unit_row = sheet.rows[data_start]
             for c, (ind, unit) in list(columns.items()):
@@ -328,7 +371,7 @@ class _Parser:
         for c, (ind, unit) in columns.items():
             factor = unit_factor(ind, unit)
             if factor is None:
-                self.add("header.unit", sheet=sheet.name, cell=a1(hr, c), indicator=ind.code, name=ind.name_zh,
+                self.add("header.unit", sheet=sheet.name, cell=header_cells[c], indicator=ind.code, name=ind.name_zh,
                          unit=unit, accepted="、".join(ind.accepted_units))
             else:
                 factors[c] = Decimal(str(factor)).normalize()

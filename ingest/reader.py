@@ -16,6 +16,7 @@ from pathlib import Path
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 10_000
 MAX_COLS = 200
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # a zip bomb is refused before anything is unpacked
 SUFFIXES = (".xlsx", ".xls", ".csv")
 
 
@@ -70,17 +71,81 @@ def _check_rows(name: str, n: int) -> None:
 
 
 def _read_xlsx(path: Path) -> list[Sheet]:
-    import openpyxl
-
+    """calamine (fast) for values; openpyxl for the workbooks calamine cannot read right:
+    percentage formats (cells store fractions, read with their number format) and
+    Excel error values (calamine reads them as empty)."""
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
             if "xl/vbaProject.bin" in names:
                 raise Unreadable("含宏的工作簿不被接受，请另存为普通 .xlsx",
                                  "macro workbooks are not accepted; save as plain .xlsx")
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED_BYTES:
+                raise Unreadable("文件解压后过大", "the workbook unpacks to more than 200 MB")
+            if "xl/workbook.xml" not in names:
+                raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook")
+            percent = _uses_percent_format(z.read("xl/styles.xml")) if "xl/styles.xml" in names else False
+            # calamine reads Excel error cells as empty: they must be errors, not "not reported"
+            errors = any(b't="e"' in z.read(n) for n in names
+                         if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+    except zipfile.BadZipFile as exc:
+        raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook") from exc
+    return _read_xlsx_openpyxl(path) if percent or errors else _read_xlsx_calamine(path)
+
+
+_BUILTIN_PERCENT_FORMATS = {9, 10}
+
+
+def _uses_percent_format(styles_xml: bytes) -> bool:
+    """True if any cell style of the workbook is a percentage format."""
+    from xml.etree import ElementTree as ET
+
+    from ingest.values import is_percent_format
+
+    try:
+        root = ET.fromstring(styles_xml)
+    except ET.ParseError:
+        return True  # let openpyxl decide what it can read
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    percent_ids = set(_BUILTIN_PERCENT_FORMATS)
+    for fmt in root.findall("m:numFmts/m:numFmt", ns):
+        if is_percent_format(fmt.get("formatCode", "")):
+            percent_ids.add(int(fmt.get("numFmtId", "-1")))
+    return any(int(xf.get("numFmtId", "0")) in percent_ids for xf in root.findall("m:cellXfs/m:xf", ns))
+
+
+def _read_xlsx_calamine(path: Path) -> list[Sheet]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        metadata = {m.name: m for m in wb.sheets_metadata}
+        sheets = []
+        for name in wb.sheet_names:
+            meta = metadata.get(name)
+            if meta is not None and "WorkSheet" not in str(meta.typ):
+                continue  # chart sheets and the like
+            ws = wb.get_sheet_by_name(name)
+            if ws.height > MAX_ROWS + 1:
+                _check_rows(name, ws.height)
+            rows = [[Cell(None if v == "" else v) for v in row[:MAX_COLS]]
+                    for row in ws.to_python(skip_empty_area=False)]
+            _check_rows(name, len(rows))
+            hidden = meta is not None and "Visible" not in str(meta.visible).split(".")[-1]
+            sheets.append(Sheet(name, _trim(rows), hidden=hidden))
+        return sheets
     except Unreadable:
         raise
+    except Exception as exc:  # calamine raises its own error types on corrupt files
+        raise Unreadable("文件已损坏或不是 Excel 工作簿",
+                         f"the file is damaged or not an Excel workbook ({type(exc).__name__})") from exc
+
+
+def _read_xlsx_openpyxl(path: Path) -> list[Sheet]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on corrupt files
         raise Unreadable("文件已损坏或不是 Excel 工作簿",
                          f"the file is damaged or not an Excel workbook ({type(exc).__name__})") from exc

@@ -51,11 +51,13 @@ def _existing_datasets(conn) -> list[Dataset]:
 
 
 def _current_submissions(conn) -> list[dict]:
-    rows = conn.execute(
-        "select distinct on (county_code, year, quarter) county_code, year, quarter, version, file_sha256 "
-        "from landing.submissions where status = 'accepted' "
-        "order by county_code, year, quarter, version desc").fetchall()
-    return [{"county_code": c, "period": f"{y}Q{q}", "version": v, "file_sha256": s} for c, y, q, v, s in rows]
+    """The current submission of every (county, period, form): the lineage of the publication."""
+    from ingest.current import CURRENT_FORMS_SQL
+
+    rows = conn.execute(f"select county_code, year, quarter, array_agg(form order by form), version, file_sha256 "
+                        f"from ({CURRENT_FORMS_SQL}) as c group by 1, 2, 3, 5, 6 order by 1, 2, 3, 4").fetchall()
+    return [{"county_code": c, "period": f"{y}Q{q}", "forms": forms, "version": v, "file_sha256": s}
+            for c, y, q, forms, v, s in rows]
 
 
 def read_latest(url: str) -> dict | None:

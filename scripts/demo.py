@@ -76,6 +76,7 @@ def run_dags(log_path: Path) -> dict[str, tuple[str, float]]:
 
 def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
     from core.warehouse import connect
+    from ingest.current import CURRENT_FORMS_SQL
     from publish.wap import read_latest
 
     ok = all(state == "success" for state, _ in states.values())
@@ -92,10 +93,8 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
             "from landing.submissions group by 1, 2, 3 order by 2, 3, 1").fetchall()
         loaded = conn.execute("select count(*) from raw.report_values").fetchone()[0]
         current = conn.execute(
-            "select count(*) from raw.report_values v join ("
-            " select distinct on (county_code, year, quarter) submission_id from landing.submissions"
-            " where status = 'accepted' order by county_code, year, quarter, version desc) c using (submission_id)"
-        ).fetchone()[0]
+            f"select count(*) from raw.report_values v join ({CURRENT_FORMS_SQL}) c "
+            "on v.submission_id = c.submission_id and v.form = c.form").fetchone()[0]
         refused = conn.execute(
             "select s.file_name, s.county_code, s.year, s.quarter, f.code, f.sheet, f.cell "
             "from landing.submissions s join landing.findings f using (submission_id) "

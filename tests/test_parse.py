@@ -133,6 +133,35 @@ def test_units_in_a_unit_row_under_the_header(sample_dir, tmp_path):
         {(v.town_code, v.indicator): v.value for v in clean.values})
 
 
+def _two_row_header(group_label: str, first_sub: str):
+    """固定资产投资 and its two sub-items under one merged group cell; other headers merged vertically."""
+    def change(wb):
+        ws = wb[LZ1]
+        ws.insert_rows(4)
+        for col in range(1, 13):
+            if col not in (3, 4, 5):
+                ws.cell(4, col).value = None
+                ws.merge_cells(start_row=3, end_row=4, start_column=col, end_column=col)
+        ws.cell(4, 3).value = first_sub
+        ws.cell(4, 4).value = "其中：特色产业投资"
+        ws.cell(4, 5).value = "其中：民间投资"
+        ws.cell(3, 3).value = group_label
+        ws.cell(3, 4).value = ws.cell(3, 5).value = None
+        ws.merge_cells("C3:E3")
+    return change
+
+
+@pytest.mark.parametrize(("group", "first"), [("固定资产投资（万元）", "小计"), ("投资情况（万元）", "固定资产投资")])
+def test_two_row_header_with_a_merged_group_cell(sample_dir, tmp_path, group, first):
+    clean = parse_report(sample_dir / BASE)
+    report = parse_report(mutate(sample_dir, tmp_path, _two_row_header(group, first)))
+    assert report.status == "accepted", report.findings
+    assert {(v.town_code, v.indicator): v.value for v in report.values} == {
+        (v.town_code, v.indicator): v.value for v in clean.values}
+    fai = next(v for v in report.values if v.town_code == "CT-330402-01" and v.indicator == "fai")
+    assert fai.cell == "C5"  # one row lower: the header has two rows
+
+
 def test_missing_sheet_and_missing_form_sheet(sample_dir, tmp_path):
     report = parse_report(mutate(sample_dir, tmp_path, lambda wb: wb.remove(wb[LZ0])))
     assert [f.code for f in report.findings] == ["sheet.missing"]
