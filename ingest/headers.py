@@ -36,6 +36,7 @@ def _alias_index(form: str) -> dict[str, Indicator]:
     return index
 
 
+@functools.lru_cache(maxsize=8192)
 def match_header(text: str, form: str) -> HeaderMatch:
     key = _key(text)
     if not key:

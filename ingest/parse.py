@@ -137,10 +137,12 @@ def _form_of(sheet: Sheet, file_name: str, is_csv: bool) -> str | None:
 def _find_header(sheet: Sheet, form: str) -> int | None:
     """The row with the 代码/名称 headers and indicator headers (in it, or in the row below it
     when the header has two rows: a merged group cell above its sub-columns)."""
-    kinds = [[match_header(_text(c), form).kind for c in row] for row in sheet.rows[:_HEADER_SEARCH_ROWS + 1]]
-    for r, row_kinds in enumerate(kinds[:_HEADER_SEARCH_ROWS]):
-        below = kinds[r + 1] if r + 1 < len(kinds) else []
-        if ("code" in row_kinds or "name" in row_kinds) and ("indicator" in row_kinds or "indicator" in below):
+    def kinds(r: int) -> set[str]:
+        return {match_header(_text(c), form).kind for c in sheet.rows[r]} if r < len(sheet.rows) else set()
+
+    for r in range(min(_HEADER_SEARCH_ROWS, len(sheet.rows))):
+        row_kinds = kinds(r)
+        if ("code" in row_kinds or "name" in row_kinds) and ("indicator" in row_kinds or "indicator" in kinds(r + 1)):
             return r
     return None
 

@@ -179,3 +179,57 @@ def test_an_audit_error_refuses_the_loaded_submission_and_removes_its_values(war
     assert _count(conn, "select count(*) from raw.report_values where submission_id = %s", result.submission_id) == 0
     assert _count(conn, "select errors from landing.submissions where submission_id = %s", result.submission_id) == 1
     assert result.quarantine_path.exists()
+
+
+_KILLABLE_SUBMIT = r"""
+import sys, time
+from pathlib import Path
+from ingest import landing
+
+phase = sys.argv[2]
+real_copy = landing._copy_values
+
+def copy_then_wait(conn, sid, sha, report):
+    n = real_copy(conn, sid, sha, report)
+    if phase == "copy":
+        print("COPIED", flush=True)
+        time.sleep(60)  # inside the open transaction: killed here
+    return n
+
+def audit_wait(conn, sid):
+    print("AUDITING", flush=True)
+    time.sleep(60)  # loaded as pending, deciding: killed here
+    return []
+
+landing._copy_values = copy_then_wait
+landing.submit(Path(sys.argv[1]), audit=audit_wait if phase == "audit" else None)
+"""
+
+
+@pytest.mark.parametrize(("phase", "marker"), [("copy", "COPIED"), ("audit", "AUDITING")])
+def test_sigkill_midway_never_makes_a_partial_submission_visible(warehouse, conn, sample_dir, tmp_path, phase,
+                                                                 marker):
+    import signal
+    import subprocess
+    import sys
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(sample_dir / "330481_2016Q4.xlsx")
+    wb["LZ-0 县域指标"]["A7"] = f"填报人：{phase}"  # distinct bytes per case
+    path = tmp_path / "330481_2016Q4.xlsx"
+    wb.save(path)
+    before = _accepted_state(conn)
+    proc = subprocess.Popen([sys.executable, "-c", _KILLABLE_SUBMIT, str(path), phase], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ})
+    try:
+        assert proc.stdout.readline().strip() == marker
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert _accepted_state(conn) == before
+    pending = _count(conn, "select count(*) from landing.submissions where status = 'pending'")
+    assert pending == (1 if phase == "audit" else 0)
+    assert submit(path).status == "accepted"  # the county's resend (or a retry) goes through
+    assert _count(conn, "select count(*) from landing.submissions where status = 'pending'") == 0
