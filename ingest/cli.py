@@ -13,8 +13,11 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ingest.findings import ERROR, WARNING, count
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,23 +116,40 @@ def cmd_list(args) -> int:
         sql += " and year = %s and quarter = %s"
         params += [p.year, p.quarter]
     sql += " order by county_code, year, quarter, received_at, submission_id"
+    from ingest.current import missing_forms
+    from ingest.periods import Period
+
     with connect() as conn:
         ensure_schema(conn)
         rows = conn.execute(sql, params).fetchall()
-    keys = ["submission_id", "county_code", "year", "quarter", "version", "status", "errors", "warnings", "late",
-            "received_at", "file_name", "file_sha256"]
-    records = [dict(zip(keys, r, strict=True)) for r in rows]
+        keys = ["submission_id", "county_code", "year", "quarter", "version", "status", "errors", "warnings", "late",
+                "received_at", "file_name", "file_sha256"]
+        records = [dict(zip(keys, r, strict=True)) for r in rows]
+        missing: dict[tuple, list[str]] = {}
+        for r in records:
+            key = (r["county_code"], r["year"], r["quarter"])
+            if r["county_code"] and r["year"] and key not in missing:
+                missing[key] = missing_forms(conn, r["county_code"], Period(r["year"], r["quarter"]))
+        for r in records:
+            r["report_missing_forms"] = missing.get((r["county_code"], r["year"], r["quarter"]))
     if args.json:
         print(json.dumps(records, ensure_ascii=False, indent=2, default=str))
         return 0
-    print(f"{'id':>5} {'county':6} {'period':7} {'ver':>3} {'status':8} {'err':>3} {'warn':>4} {'late':5} received_at"
-          "                file")
+    print(f"{'id':>5} {'county':6} {'period':7} {'ver':>3} {'status':8} {'err':>3} {'warn':>4} {'late':5} "
+          f"{'report':10} received_at             file")
     for r in records:
         period = f"{r['year']}Q{r['quarter']}" if r["year"] else "-"
         print(f"{r['submission_id']:>5} {r['county_code'] or '-':6} {period:7} {r['version'] or '-':>3} "
               f"{r['status']:8} {r['errors']:>3} {r['warnings']:>4} {str(r['late'] or False):5} "
-              f"{r['received_at']:%Y-%m-%d %H:%M %z} {r['file_name']}")
+              f"{_completeness(r['report_missing_forms']):10} "
+              f"{r['received_at'].astimezone(LOCAL_TZ):%Y-%m-%d %H:%M %z} {r['file_name']}")
     return 0
+
+
+def _completeness(missing: list[str] | None) -> str:
+    if missing is None:
+        return "-"
+    return "complete" if not missing else "no " + "+".join(m.removeprefix("LZ-") for m in missing)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -233,3 +233,23 @@ def test_sigkill_midway_never_makes_a_partial_submission_visible(warehouse, conn
     assert pending == (1 if phase == "audit" else 0)
     assert submit(path).status == "accepted"  # the county's resend (or a retry) goes through
     assert _count(conn, "select count(*) from landing.submissions where status = 'pending'") == 0
+
+
+def test_growth_outlier_and_growth_mismatch_against_last_year_are_warnings(warehouse, conn, sample_dir, tmp_path):
+    assert submit(sample_dir / "330483_2015Q2.xlsx").status == "accepted"
+    wb = openpyxl.load_workbook(sample_dir / "330483_2016Q2.xlsx")
+    ws = wb["LZ-2 试点镇"]
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "PT-330483107")  # 崇福镇
+    headers = {ws.cell(3, c).value.split("（")[0]: c for c in range(1, ws.max_column + 1) if ws.cell(3, c).value}
+    ws.cell(row, headers["地区生产总值增速"]).value = 40.0  # reported growth far from the values' growth
+    fiscal = headers["财政总收入"]
+    ws.cell(row, fiscal).value = ws.cell(row, fiscal).value * 3  # +200% on last year
+    total = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 2).value == "合计")
+    ws.cell(total, fiscal).value = None
+    path = tmp_path / "330483_2016Q2.xlsx"
+    wb.save(path)
+    result = submit(path)
+    assert result.status == "accepted"
+    warned = {(f.code, f.indicator, f.town_code) for f in result.findings if f.severity == "warning"}
+    assert ("value.growth_outlier", "fiscal_revenue", "PT-330483107") in warned
+    assert ("value.growth_mismatch", "gdp_growth", "PT-330483107") in warned

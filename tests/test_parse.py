@@ -215,3 +215,46 @@ def test_macro_workbook_is_refused(sample_dir, tmp_path):
     with zipfile.ZipFile(path, "a") as z:
         z.writestr("xl/vbaProject.bin", b"\x00")
     assert [f.code for f in parse_report(path).findings] == ["file.unreadable"]
+
+
+def test_county_missing_everywhere_is_an_error(sample_dir, tmp_path):
+    def change(wb):
+        for ws in wb.worksheets[1:]:
+            ws["C2"] = None
+    report = parse_report(mutate(sample_dir, tmp_path, change, name="report.xlsx"))
+    assert [f.code for f in report.findings] == ["meta.county"]
+
+
+def test_county_from_the_file_name_when_the_title_block_has_none(sample_dir, tmp_path):
+    def change(wb):
+        for ws in wb.worksheets[1:]:
+            ws["C2"] = None
+    report = parse_report(mutate(sample_dir, tmp_path, change, name="南湖区2016年三季度两镇季报.xlsx"))
+    assert report.status == "accepted" and report.county_code == "330402"
+
+
+def test_files_over_the_size_limit_are_refused_unread(tmp_path):
+    path = tmp_path / "330402_2016Q3.xlsx"
+    with open(path, "wb") as f:
+        f.truncate(20 * 1024 * 1024 + 1)  # sparse: no 20 MB written
+    report = parse_report(path)
+    assert [f.code for f in report.findings] == ["file.unreadable"]
+    assert "20 MB" in report.findings[0].message_en
+
+
+def test_sheets_over_the_row_limit_are_refused(sample_dir, tmp_path):
+    path = tmp_path / "330402_2016Q3_LZ-1.csv"
+    lines = ["表号：LZ-1,,填报单位：南湖区,,报告期：2016年1-9月", "代码,名称,固定资产投资（万元）"]
+    lines += [f"CT-330402-01,南湖基金小镇,{i}" for i in range(10_001)]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    report = parse_report(path)
+    assert [f.code for f in report.findings] == ["file.unreadable"]
+    assert "10000" in report.findings[0].message_en
+
+
+def test_an_encrypted_workbook_is_refused(tmp_path):
+    path = tmp_path / "330402_2016Q3.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)  # encrypted OOXML is an OLE container
+    report = parse_report(path)
+    assert [f.code for f in report.findings] == ["file.unreadable"]
+    assert "encrypted" in report.findings[0].message_en
