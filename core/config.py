@@ -58,5 +58,10 @@ def publish_url() -> str:
     return os.environ.get("PUBLISH_URL") or (PROJECT_DIR / "published").as_uri()
 
 
+def publish_keep_versions() -> int:
+    """How many publication versions to keep (the one LATEST names is never deleted)."""
+    return int(os.environ.get("PUBLISH_KEEP_VERSIONS", "30"))
+
+
 def sample_dir() -> Path:
     return _path_setting("TWOTOWNS_SAMPLE_DIR", SAMPLE_DIR_DEFAULT)

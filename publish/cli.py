@@ -1,6 +1,7 @@
 """`python -m publish`: the nightly publication and (later) the bulletin.
 
     python -m publish run [--url URL] [--json]
+    python -m publish bulletin [2016Q3] [--url URL] [--no-pdf]
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_bulletin(args) -> int:
+    from publish.bulletin import render_bulletin_for
+
+    result = render_bulletin_for(args.period, url=args.url, pdf=not args.no_pdf)
+    if result["period"] is None:
+        print("no period with accepted reports whose deadline has passed", file=sys.stderr)
+        return 1
+    for path in result["written"]:
+        print(f"bulletin written: {path}")
+    if result.get("unchanged"):
+        print(f"bulletin unchanged: {result['unchanged']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m publish")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,7 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="fsspec URL of the target (default: PUBLISH_URL or file://<project>/published)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("bulletin", help="render the quarterly bulletin (HTML, and PDF where Chromium is installed)")
+    p.add_argument("period", nargs="?", help="e.g. 2016Q3; default: the newest quarter whose deadline has passed")
+    p.add_argument("--url", help="publication target (default: PUBLISH_URL)")
+    p.add_argument("--no-pdf", action="store_true")
+    p.set_defaults(func=cmd_bulletin)
     args = parser.parse_args(argv)
+    if getattr(args, "period", None):
+        from ingest.periods import find_period
+
+        if find_period(args.period) is None:
+            parser.error(f"not a period: {args.period}")
     return args.func(args)
 
 

@@ -3,8 +3,11 @@
 1. write: every dataset is exported from `marts` into `v/<version>/` under
    `PUBLISH_URL` (any fsspec URL), then `manifest.json` last;
 2. audit: the files are read back and their bytes, checksums and row counts
-   checked against the manifest and the marts;
-3. publish: `LATEST` is replaced in one step (write a temporary pointer, then move).
+   checked against the manifest and the marts (plus any extra audits given);
+3. publish: `LATEST` is replaced in one step (write a temporary pointer, then
+   move), and on a local disk `latest/` (a symlink) follows in one step too.
+Old versions are pruned to the newest N (PUBLISH_KEEP_VERSIONS), never the
+one LATEST names.
 A version whose content equals the current LATEST's is not made again. A
 failure before step 3 leaves LATEST as it was; the incomplete folder has no
 manifest and is never pointed at.
@@ -18,8 +21,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from psycopg import sql
+
+from publish.columns import label
 from publish.datasets import DATASETS, Dataset
-from publish.export import CsvExport, export_csv
+from publish.export import Export, fetch, to_csv, to_json, to_parquet, to_workbook
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +75,30 @@ def read_latest(url: str) -> dict | None:
     return json.loads(fs.cat_file(f"{root}/v/{version}/manifest.json"))
 
 
+def _exports(conn, datasets: list[Dataset]) -> list[Export]:
+    """Every file of a version except the manifest: four forms of each dataset and datasets.json."""
+    tables = [fetch(conn, d) for d in datasets]
+    labels = {t.dataset.name: {c.name: label(c.name) for c in t.columns} for t in tables}
+    exports: list[Export] = []
+    for t in tables:
+        exports += [to_csv(t), to_parquet(t), to_json(t)]
+    exports.append(to_workbook(tables, labels))
+    catalogue = {t.dataset.name: {"label_zh": t.dataset.label_zh, "rows": len(t.rows),
+                                  "columns": [{"name": c.name, "type": c.pg_type, **labels[t.dataset.name][c.name]}
+                                              for c in t.columns]} for t in tables}
+    exports.append(Export("*", "datasets.json",
+                          json.dumps(catalogue, ensure_ascii=False, indent=2).encode("utf-8") + b"\n", 0))
+    return exports
+
+
 def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: str | None = None,
-            now: datetime | None = None) -> PublishResult:
+            now: datetime | None = None, keep: int | None = None, audits=()) -> PublishResult:
+    """Write, audit and publish a new version if the content changed. `audits` are extra checks
+    `audit(version_url, manifest, conn)` run before LATEST moves (e.g. the GX publication audit);
+    any exception they raise stops the publication."""
     datasets = _existing_datasets(conn)
     missing = [d.name for d in DATASETS if d not in datasets]
-    exports: list[CsvExport] = [export_csv(conn, d) for d in datasets]
+    exports = _exports(conn, datasets)
     files = [{"name": e.file_name, "dataset": e.dataset, "bytes": len(e.data),
               "sha256": hashlib.sha256(e.data).hexdigest(), "rows": e.rows} for e in exports]
     submissions = _current_submissions(conn)
@@ -91,7 +116,7 @@ def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: 
     fs, root = _fs(url)
     vdir = f"{root}/v/{version}"
     fs.makedirs(vdir, exist_ok=True)
-    # write
+    # write: the data files, then the manifest (a folder without a manifest is incomplete)
     for e in exports:
         with fs.open(f"{vdir}/{e.file_name}", "wb") as f:
             f.write(e.data)
@@ -109,13 +134,62 @@ def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: 
         f.write(json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n")
     # audit
     audit(url, version, conn)
+    for extra in audits:
+        extra(f"{url.rstrip('/')}/v/{version}", manifest, conn)
     # publish: one step
     tmp = f"{root}/.LATEST.{version}.tmp"
     with fs.open(tmp, "wb") as f:
         f.write(version.encode() + b"\n")
     fs.mv(tmp, f"{root}/LATEST")
+    _link_latest(fs, root, version)
     log.info("published %s", version)
+    if keep:
+        prune(url, keep)
     return PublishResult(version, True, url, files, missing)
+
+
+def _link_latest(fs, root: str, version: str) -> None:
+    """`latest/` beside LATEST where the target allows it: a symlink switched atomically on a local disk.
+    (On an object store LATEST alone is the pointer: a copy could not be switched in one step.)"""
+    import os
+
+    from fsspec.implementations.local import LocalFileSystem
+
+    if not isinstance(fs, LocalFileSystem):
+        return
+    tmp = f"{root}/.latest.{version}.tmp"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(f"v/{version}", tmp)
+    os.replace(tmp, f"{root}/latest")
+
+
+def versions(url: str) -> list[str]:
+    """Complete versions (those with a manifest), oldest first."""
+    fs, root = _fs(url)
+    if not fs.exists(f"{root}/v"):
+        return []
+    names = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(f"{root}/v", detail=False))
+    return [n for n in names if fs.exists(f"{root}/v/{n}/manifest.json")]
+
+
+def prune(url: str, keep: int) -> list[str]:
+    """Delete all but the newest `keep` versions, never the one LATEST names; also incomplete
+    folders older than the newest complete version (left by a failed run). Returns what was deleted."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    fs, root = _fs(url)
+    latest = read_latest(url)
+    current = latest["version"] if latest else None
+    complete = versions(url)
+    doomed = [v for v in complete[:-keep] if v != current]
+    all_dirs = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(f"{root}/v", detail=False)) \
+        if fs.exists(f"{root}/v") else []
+    newest = complete[-1] if complete else ""
+    doomed += [d for d in all_dirs if d not in complete and d < newest and d != current]
+    for v in doomed:
+        fs.rm(f"{root}/v/{v}", recursive=True)
+    return doomed
 
 
 def audit(url: str, version: str, conn) -> None:
@@ -128,7 +202,11 @@ def audit(url: str, version: str, conn) -> None:
         data = fs.cat_file(f"{vdir}/{f['name']}")
         if len(data) != f["bytes"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
             problems.append(f"{f['name']}: bytes or checksum differ from the manifest")
-        marts_rows = conn.execute(f'select count(*) from marts."{f["dataset"]}"').fetchone()[0]  # name from DATASETS
+        if f["dataset"] == "*":
+            continue
+        marts_rows = conn.execute(
+            sql.SQL("select count(*) from {}.{}").format(sql.Identifier("marts"), sql.Identifier(f["dataset"]))
+        ).fetchone()[0]
         if f["rows"] != marts_rows:
             problems.append(f"{f['name']}: {f['rows']} rows, marts.{f['dataset']} has {marts_rows}")
     if problems:
@@ -142,7 +220,8 @@ def publish_to_target(url: str | None = None) -> dict:
 
     url = url or config.publish_url()
     with connect() as conn:
-        result = publish(url, conn, dbt_invocation_id=_last_dbt_invocation(), gx_run_id=_last_gx_run())
+        result = publish(url, conn, dbt_invocation_id=_last_dbt_invocation(), gx_run_id=_last_gx_run(),
+                         keep=config.publish_keep_versions())
     return {"version": result.version, "created": result.created, "url": url,
             "files": len(result.files), "rows": sum(f["rows"] for f in result.files),
             "missing_datasets": result.missing_datasets}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -12,8 +10,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
 
+from core.xlsx import workbook_bytes
 from samplegen.registry import Indicator
 from samplegen.report import FormTable, Report
 from samplegen.values import Number
@@ -199,23 +197,6 @@ def build_workbook(report: Report, style: Presentation) -> Workbook:
     wb.properties.created = created
     wb.properties.modified = datetime.combine(style.reported_on, time(16, 30))
     return wb
-
-
-def workbook_bytes(wb: Workbook, stamp: datetime) -> bytes:
-    """Serialise a workbook with fixed zip timestamps (openpyxl's save uses 'now')."""
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        # ExcelWriter.save() would close the archive too; write_data keeps our properties.
-        ExcelWriter(wb, archive).write_data()
-    fixed = io.BytesIO()
-    date_time = (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
-    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=date_time)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, source.read(info.filename))
-    return fixed.getvalue()
 
 
 def render(report: Report, style: Presentation) -> bytes:
