@@ -68,6 +68,9 @@ def write_feedback(result, received_at: datetime) -> list[Path]:
     json_path = folder / f"{stem}.json"
     html_path = folder / f"{stem}.html"
     _write_atomic(json_path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
-    html = _environment().get_template("feedback.html.j2").render(doc=doc, severity_zh=SEVERITY_ZH)
+    town_names = {t.code: t.name_zh for t in registry.towns()}
+    indicator_names = {i.code: i.name_zh for i in registry.indicators()}
+    html = _environment().get_template("feedback.html.j2").render(
+        doc=doc, severity_zh=SEVERITY_ZH, town_names=town_names, indicator_names=indicator_names)
     _write_atomic(html_path, html)
     return [json_path, html_path]

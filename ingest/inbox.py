@@ -15,7 +15,8 @@ def pending_files(inbox: Path | None = None) -> list[str]:
     inbox = inbox or config.inbox_dir()
     if not inbox.is_dir():
         return []
-    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
+    # symlinks are not files a county sent (and could point anywhere): never followed
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.is_symlink() and not p.name.startswith(".")]
     files.sort(key=lambda p: (p.stat().st_mtime, p.name))
     return [str(p) for p in files]
 
