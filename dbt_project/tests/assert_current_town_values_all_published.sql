@@ -16,7 +16,7 @@ submissions_current as (
 
 town_quarter_indicators as (
 
-    select * from {{ ref('town_quarter_indicators') }}
+    select * from {{ ref('fct_town_quarter_indicators') }}
 
 ),
 

@@ -4,7 +4,7 @@
 
 with town_quarter_indicators as (
 
-    select * from {{ ref('town_quarter_indicators') }}
+    select * from {{ ref('fct_town_quarter_indicators') }}
 
 ),
 

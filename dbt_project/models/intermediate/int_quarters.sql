@@ -1,11 +1,18 @@
 {#- The calendar of reporting quarters: Q1 of var first_year through Q4 of the
     later of var last_year and the last year reported (earlier years reported
     extend it backwards). quarter_index numbers quarters consecutively, so the
-    quarter before index n is n - 1 across year ends. -#}
+    quarter before index n is n - 1 across year ends. deadline: the quarter end
+    plus the days of seed reporting_deadlines. -#}
 
 with report_values as (
 
     select * from {{ ref('stg_raw__report_values') }}
+
+),
+
+reporting_deadlines as (
+
+    select * from {{ ref('reporting_deadlines') }}
 
 ),
 
@@ -29,7 +36,7 @@ quarters as (
 
 ),
 
-final as (
+calendar as (
 
     select
         year,
@@ -39,6 +46,17 @@ final as (
         make_date(year, quarter * 3 - 2, 1) as quarter_start,
         (make_date(year, quarter * 3 - 2, 1) + interval '3 months' - interval '1 day')::date as quarter_end
     from quarters
+
+),
+
+final as (
+
+    select
+        calendar.*,
+        calendar.quarter_end + reporting_deadlines.days_after_quarter_end as deadline
+    from calendar
+    left join reporting_deadlines
+        on calendar.quarter = reporting_deadlines.quarter
 
 )
 

@@ -3,7 +3,9 @@
     workbook carries all its forms, so a new workbook supersedes all of them; a
     CSV file carries one form (reporting-spec section 2), so a corrected LZ-1.csv
     supersedes LZ-1 only. The forms of a submission are its `forms` array
-    together with the forms of the values loaded from it. -#}
+    together with the forms of the values loaded from it.
+    As of var as_of_date: only submissions received by the end of that day count,
+    so a build with the var set rebuilds what was known then (macro known_before). -#}
 
 with submissions as (
 
@@ -21,6 +23,7 @@ accepted as (
 
     select * from submissions
     where status = 'accepted'
+        and received_at < {{ known_before() }}
 
 ),
 

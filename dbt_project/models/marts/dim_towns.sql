@@ -1,16 +1,19 @@
-{#- Published dataset: one row per town and membership period. status:
-    active while valid_to is open or not yet past (as of var as_of_date, else
-    the current date); an ended period followed by another period of the town
-    takes the status the next period's event gives it (membership_events:
-    promote -> promoted, downgrade -> downgraded, join -> completed); an ended
-    period with nothing after it takes its programme's exit status (programmes:
-    characteristic -> eliminated, pilot -> removed). -#}
-
-{%- set as_of_date = var('as_of_date') %}
+{#- Published dataset towns: one row per town and membership period, after the
+    consequences of the annual assessments (int_memberships_effective). status:
+      active      the period is open or its end is not yet past (as of var
+                  as_of_date, else today), or it ended and the town continues
+                  in the next list or round of the same programme (event join);
+      eliminated / removed
+                  the period was ended by an assessment (淘汰 / 调整);
+      promoted / downgraded
+                  the next period of the town starts with that event;
+      otherwise   the programme's exit status (programmes: characteristic →
+                  eliminated, pilot → removed) for a period the registry ends
+                  with nothing after it. -#}
 
 with memberships as (
 
-    select * from {{ ref('stg_seeds__memberships') }}
+    select * from {{ ref('int_memberships_effective') }}
 
 ),
 
@@ -40,7 +43,7 @@ periods as (
             partition by memberships.town_code, memberships.programme
             order by memberships.valid_from
         ) as next_event,
-        {% if as_of_date %}'{{ as_of_date }}'::date{% else %}current_date{% endif %} as as_of_date
+        {{ as_of_date() }} as as_of_date
     from memberships
 
 ),
@@ -58,9 +61,15 @@ final as (
         periods.valid_to::date as valid_to,
         (case
             when periods.valid_to is null or periods.valid_to >= periods.as_of_date then 'active'
+            when periods.consequence is not null then periods.consequence
             when periods.next_event is not null then membership_events.previous_period_status
             else programmes.exit_status
-        end)::text as status
+        end)::text as status,
+        periods.ended_by::text as ended_by,
+        periods.consequence_year::integer as consequence_year,
+        periods.registry_valid_to::date as registry_valid_to,
+        periods.event::text as event,
+        periods.plan_investment_3y::numeric(20, 6) as plan_investment_3y
     from periods
     left join towns
         on periods.town_code = towns.town_code

@@ -1,0 +1,24 @@
+-- The weights of every tier's scoring scheme sum to 100 (the total is out of 100),
+-- and every target differs from its floor (the formula divides by target − floor).
+
+with scoring_indicators as (
+
+    select * from {{ ref('scoring_indicators') }}
+
+),
+
+final as (
+
+    select
+        programme,
+        tier,
+        sum(weight) as total_weight,
+        count(*) filter (where target = floor) as n_target_equals_floor
+    from scoring_indicators
+    group by programme, tier
+    having sum(weight) <> 100
+        or count(*) filter (where target = floor) > 0
+
+)
+
+select * from final
