@@ -67,7 +67,7 @@ def test_a_browser_renders_every_section_with_towns_and_charts(bulletin, tmp_pat
     assert dom.count("<svg") >= 3
     for town in ("南湖基金小镇", "乌镇互联网小镇", "王江泾镇", "崇福镇"):
         assert town in dom
-    assert "迟报" in dom and "嘉善县" in dom
+    assert "按时" in dom and "嘉善县" in dom and "年度考核结果" in dom and "优秀" in dom
     shot = config.var_dir() / "bulletin-2016Q4.png"
     run_browser("--window-size=1100,2400", f"--screenshot={shot}", page, profile=tmp_path / "p2")
     png = shot.read_bytes()
