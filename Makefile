@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: install demo test test-fast lint bench warehouse-up warehouse-down warehouse-url airflow-standalone \
-        samples dbt-docs clean clean-all
+        samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
 
 install: $(STAMP)
 
@@ -54,7 +54,24 @@ dbt-docs: install
 # The Airflow UI on http://localhost:8080 (SQLite metadata under .airflow/; the
 # admin password is printed and saved in .airflow/simple_auth_manager_passwords.json.generated)
 airflow-standalone: install
-	eval "$$($(PY) -m core.airflow_env)" && .venv/bin/airflow standalone
+	$(PY) -m ops ui --port $(or $(PORT),8080)
+
+# Operations (README, "Operations"): each runs the DAGs through Airflow (dag.test here;
+# add ARGS=--trigger to hand the runs to a running scheduler instead).
+backfill: install   # make backfill FROM=2015Q1 TO=2016Q4
+	$(PY) -m ops backfill --from $(FROM) --to $(TO) $(ARGS)
+
+reprocess: install  # make reprocess COUNTY=330421 PERIOD=2016Q3
+	$(PY) -m ops reprocess --county $(COUNTY) --period $(PERIOD) $(ARGS)
+
+rebuild: install
+	$(PY) -m ops rebuild $(ARGS)
+
+republish: install
+	$(PY) -m ops publish $(ARGS)
+
+remind: install     # make remind [PERIOD=2016Q3]
+	$(PY) -m ops remind $(if $(PERIOD),--period $(PERIOD)) $(ARGS)
 
 # Local runtime state, all of it together so that it stays consistent: the embedded
 # warehouse, inbox/outbox/archive, Airflow metadata, publications, dbt artefacts.

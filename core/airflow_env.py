@@ -1,4 +1,7 @@
-"""Environment for running Airflow locally: SQLite metadata and logs under the project."""
+"""Environment for running Airflow locally: SQLite metadata and logs under the project.
+
+    eval "$(python -m core.airflow_env)"     # the same settings in a shell
+"""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "twotowns",
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+        # Cosmos is installed (its plugin loads in every Airflow process): no usage telemetry to outside hosts
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_DIR), os.environ.get("PYTHONPATH", "")) if p),
     }
 
@@ -35,6 +40,17 @@ def apply(home: Path | None = None) -> dict[str, str]:
         os.environ.setdefault(key, value)
     Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     return env
+
+
+def worker_hostname() -> str:
+    """`[core] hostname_callable`: the name a task instance records as its host.
+
+    `TWOTOWNS_WORKER_NAME` when set (several Celery workers on one machine, as in the
+    distributed test), else the fully qualified host name (Airflow's default; in the
+    compose stack every worker container has its own)."""
+    import socket
+
+    return os.environ.get("TWOTOWNS_WORKER_NAME") or socket.getfqdn()
 
 
 def main() -> int:

@@ -1,27 +1,35 @@
 """Quarterly bulletin, the day after each quarter's reporting deadline
 (21 April, 21 July, 21 October; 1 February for Q4), 06:00 Asia/Shanghai.
+
+The period comes from the `period` param (a backfill: `python -m ops backfill`), else it
+is the quarter whose deadline has just passed (from the run's logical date).
+Reads the latest publication (`publication` inlet); rewriting a bulletin is idempotent.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import MultipleCronTriggerTimetable, Param, dag, task
+
+from core.assets import PUBLICATION
+from ops.alerts import on_task_failure
 
 
 @dag(
     schedule=MultipleCronTriggerTimetable("0 6 21 4,7,10 *", "0 6 1 2 *", timezone="Asia/Shanghai"),
-    start_date=datetime(2026, 1, 1),
+    # no start_date: a new deployment waits for the next tick instead of running the last one at once
     catchup=False,
     max_active_runs=1,
-    params={"period": Param(None, type=["null", "string"], description="e.g. 2016Q4; default: the quarter "
-                                                                        "whose deadline has just passed")},
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(minutes=20)},
+    params={"period": Param(None, type=["null", "string"], pattern=r"^\d{4}Q[1-4]$",
+                            description="e.g. 2016Q4; default: the quarter whose deadline has just passed")},
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(minutes=20),
+                  "on_failure_callback": on_task_failure},
     tags=["twotowns", "publish"],
     doc_md=__doc__,
 )
 def quarterly_bulletin():
-    @task
+    @task(inlets=[PUBLICATION])
     def render(params=None, logical_date=None) -> dict:
         from publish.bulletin import render_bulletin_for
 

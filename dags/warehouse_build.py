@@ -1,46 +1,83 @@
-"""Warehouse build: quality gate on raw, dbt build (models and tests), quality gate on the marts.
+"""Warehouse build: quality gate on raw, dbt build (models, data tests, unit tests), quality gate on the marts.
 
-Runs whenever county reports were loaded (the raw_county_reports asset).
+Runs whenever county reports were loaded (the `raw_county_reports` asset); the periods
+that changed travel in the asset events' extras (an asset-triggered run has no logical
+date), or in the `periods` param of a run started by hand. Emits `marts` with them.
+One `dbt build` task, not one task per model: see README, "dbt in Airflow".
+A critical quality failure is not retried (the same data gives the same answer) and
+alerts the team as `quality.critical`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
 from core.assets import MARTS, RAW_REPORTS
+from ops.alerts import on_task_failure
+
+QUALITY_GATE_IS_FINAL = ExceptionRetryPolicy(rules=[
+    RetryRule(exception="expectations.gate.QualityGateFailed", action=RetryAction.FAIL,
+              reason="a data problem: retrying gives the same answer"),
+])
+PERIODS = Param([], type="array", items={"type": "string", "pattern": r"^\d{4}Q[1-4]$"},
+                description="periods this build is for, e.g. [\"2016Q3\"]; asset-triggered runs take them "
+                            "from the asset events")
 
 
 @dag(
     schedule=[RAW_REPORTS],
-    start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "execution_timeout": timedelta(minutes=30)},
+    params={"periods": PERIODS,
+            "full_refresh": Param(False, type="boolean", description="dbt build --full-refresh (ops rebuild)")},
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "execution_timeout": timedelta(minutes=30),
+                  "on_failure_callback": on_task_failure},
     tags=["twotowns", "quality", "dbt"],
     doc_md=__doc__,
 )
 def warehouse_build():
-    @task
-    def audit_raw() -> dict:
+    @task(execution_timeout=timedelta(minutes=1))
+    def periods(**context) -> list[str]:
+        """The periods of this run: from the triggering asset events, else from the params ([] = all)."""
+        from core.assets import periods_of_run
+
+        return periods_of_run(context, RAW_REPORTS)
+
+    @task(execution_timeout=timedelta(minutes=15), retry_policy=QUALITY_GATE_IS_FINAL)
+    def audit_raw(periods: list[str], *, dag_run=None) -> dict:
         from expectations.gate import run_gate
+        from ops.alerts import quality_warnings_alert, send
 
-        return run_gate("raw")
+        summary = run_gate("raw")
+        if alert := quality_warnings_alert(summary, "warehouse_build", dag_run.run_id, periods):
+            send(alert)
+        return summary
 
-    @task
-    def dbt_build() -> dict:
+    @task(execution_timeout=timedelta(minutes=30))
+    def dbt_build(params=None) -> dict:
+        """dbt build: seeds, models, snapshots, data tests and unit tests, in DAG order, in one invocation."""
         from core.dbt import run_dbt_or_raise
 
-        return run_dbt_or_raise(["build"])
+        return run_dbt_or_raise(["build", "--full-refresh"] if params.get("full_refresh") else ["build"])
 
-    @task(outlets=[MARTS])
-    def audit_marts() -> dict:
+    @task(outlets=[MARTS], execution_timeout=timedelta(minutes=15), retry_policy=QUALITY_GATE_IS_FINAL)
+    def audit_marts(periods: list[str], dbt: dict, *, outlet_events=None, dag_run=None) -> dict:
         from expectations.gate import run_gate
+        from ops.alerts import quality_warnings_alert, send
 
-        return run_gate("warehouse")
+        summary = run_gate("warehouse")
+        if alert := quality_warnings_alert(summary, "warehouse_build", dag_run.run_id, periods):
+            send(alert)
+        outlet_events[MARTS].extra = {"periods": periods, "dbt_invocation_id": dbt.get("invocation_id"),
+                                      "gx_run_id": summary.get("run_id"), "warehouse_build_run_id": dag_run.run_id}
+        return summary
 
-    audit_raw() >> dbt_build() >> audit_marts()
+    run_periods = periods()
+    built = dbt_build()
+    audit_raw(run_periods) >> built
+    audit_marts(run_periods, built)
 
 
 warehouse_build()

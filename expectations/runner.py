@@ -1,39 +1,91 @@
-"""Run the expectation suites of a stage as a GX checkpoint, in PostgreSQL.
+"""Run the expectation suites of a stage as one GX checkpoint, where the data is.
 
-    python -m expectations run [--stage raw|warehouse] [--json]
+    python -m expectations run [--stage raw|submission|warehouse|publication]
+                               [--submission-id N] [--suite NAME ...] [--json]
 
-Each suite in `suites/*.json` names its stage and table in `meta`; every
-expectation carries a `severity` in its meta: `critical` failures make the run
-fail (and block what comes after it), `warning` and `info` are reported.
-GX is imported lazily (it is slow to import) and its analytics are off.
+Stages (the points where bad data could slip through):
+
+- submission: in ingest, before a pending report becomes current. Batch: the
+  submission's rows in raw.report_values (the queries join the accepted
+  history). Blocks the report: critical failures are errors in the county's
+  feedback.
+- raw: before `dbt build`. Batches: raw.report_values whole, and the submission
+  suites on all current values at once (cross-period, cross-county). Blocks the
+  build.
+- warehouse: after `dbt build`, before anything is published. Batch: each mart
+  table. Blocks the publication.
+- publication: after a version is written, before LATEST moves. Batches: the
+  exported files (expectations/publication.py). Blocks the switch of LATEST.
+
+Each suite in `suites/*.json` is GX 1.x suite JSON; its `meta` names the stage,
+the table (`schema.table`; a suite whose table does not exist yet is skipped
+with a note) and, for submission suites, `also_in: ["raw"]`. Every
+expectation states its `severity` (GX's own field): `critical` failures make
+the run fail and block what comes after it; `warning` and `info` are reported.
+Query-based expectations may use the shared SQL fragments `@@name@@` of
+fragments.py and list in `meta.requires` the tables they read besides the
+batch (missing: the expectation is skipped with a note).
+
+GX is imported lazily (it is slow to import), with analytics and progress bars
+off. After each run the Data Docs of the stage are built into
+`<var>/quality/data_docs/<stage>/` (internal, never published with the data).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import logging
 import os
+import re
+import shutil
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SUITES_DIR = Path(__file__).parent / "suites"
-STAGES = ("raw", "warehouse")
+STAGES = ("raw", "submission", "warehouse", "publication")
+DEFAULT_STAGES = ("raw", "warehouse", "publication")  # `run` without --stage (submission: see raw)
+SQL_STAGES = ("raw", "submission", "warehouse")
 SEVERITIES = ("critical", "warning", "info")
+PUBLICATION_BATCHES = ("csv_file", "inventory")
+# raw.report_values columns that locate a value in the county's file: reported with every unexpected row
+LOCATION_COLUMNS = ("source_sheet", "source_cell", "town_code", "indicator", "form", "value")
+SAMPLE_ROWS = 20
+
+log = logging.getLogger(__name__)
 
 
 class SuiteError(ValueError):
     """A suite file is malformed (GX would silently drop what it cannot read)."""
 
 
+class AuditError(RuntimeError):
+    """A check could not be evaluated (an expectation raised): an internal problem, not a data finding."""
+
+
+# --------------------------------------------------------------------------- outcomes
+
 @dataclass
 class ExpectationOutcome:
+    check: str  # the expectation's name in its suite (meta.check)
     type: str
     column: str | None
     severity: str
     success: bool
     unexpected_count: int | None
     observed_value: object = None
+    description: str | None = None
+    finding_code: str | None = None
+    exception: str | None = None
+    skipped: str | None = None
+    sample: list = field(default_factory=list)  # a few unexpected values/rows
+
+    @property
+    def failed(self) -> bool:
+        return not self.success and self.skipped is None
 
 
 @dataclass
@@ -42,6 +94,9 @@ class SuiteOutcome:
     table: str
     success: bool  # no critical expectation failed
     expectations: list[ExpectationOutcome] = field(default_factory=list)
+    rows: int | None = None
+    skipped: str | None = None
+    docs_url: str | None = None
 
 
 @dataclass
@@ -50,101 +105,491 @@ class RunOutcome:
     success: bool
     suites: list[SuiteOutcome]
     run_id: str | None = None
+    docs_url: str | None = None
+    seconds: float = 0.0
+    rows_validated: int = 0
+    submission_id: int | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def failures(self, severity: str = "critical") -> list[str]:
-        return [f"{s.name}: {e.type}({e.column or ''}) unexpected={e.unexpected_count}"
-                for s in self.suites for e in s.expectations if not e.success and e.severity == severity]
+        return [f"{s.name}.{e.check}: {e.type}({e.column or ''}) unexpected={e.unexpected_count}"
+                + (f" [{e.description}]" if e.description else "") + (f" exception: {e.exception}" if e.exception else "")
+                for s in self.suites for e in s.expectations if e.failed and e.severity == severity]
+
+    def failed_expectations(self) -> list[tuple[str, ExpectationOutcome]]:
+        return [(s.name, e) for s in self.suites for e in s.expectations if e.failed]
 
 
-def load_suite_specs(stage: str | None = None) -> list[dict]:
+# --------------------------------------------------------------------------- suites
+
+def _query_alias_problem(query: str) -> str | None:
+    """GX substitutes {batch} as `(subquery)` when the query has a JOIN, else as `(subquery) AS subselect`:
+    so an aliased {batch} needs a JOIN in the query, and a query without JOIN must not alias it."""
+    has_join = re.search(r"\bjoin\b", query, re.IGNORECASE) is not None
+    aliased = re.search(r"\{batch\}\s+as\s+\w+", query, re.IGNORECASE) is not None
+    bare = re.search(r"\{batch\}(?!\s+as\s+\w+)", query, re.IGNORECASE) is not None
+    if "{batch}" not in query:
+        return "does not read {batch}"
+    if has_join and bare:
+        return "has a JOIN, so every {batch} needs an alias (`{batch} as b`)"
+    if not has_join and aliased:
+        return "has no JOIN, so {batch} must not be aliased (GX aliases it)"
+    return None
+
+
+def _check_spec(path: Path, spec: dict) -> None:
+    from expectations import fragments
+
+    meta = spec.get("meta") or {}
+    stage = meta.get("stage")
+    if spec.get("name") != path.stem:
+        raise SuiteError(f"{path.name}: name must be {path.stem!r}")
+    if stage not in STAGES:
+        raise SuiteError(f"{path.name}: meta.stage must be one of {STAGES}")
+    if not set(meta.get("also_in") or ()) <= set(STAGES):
+        raise SuiteError(f"{path.name}: meta.also_in must list stages of {STAGES}")
+    if stage in SQL_STAGES and "." not in (meta.get("table") or ""):
+        raise SuiteError(f"{path.name}: meta.table must be schema.table")
+    if stage == "publication" and meta.get("batch") not in PUBLICATION_BATCHES:
+        raise SuiteError(f"{path.name}: meta.batch must be one of {PUBLICATION_BATCHES}")
+    expectations = spec.get("expectations")
+    if not isinstance(expectations, list) or not expectations:
+        raise SuiteError(f"{path.name}: no expectations")
+    checks = set()
+    for i, exp in enumerate(expectations):
+        where = f"{path.name}: expectation {i} ({exp.get('type')})"
+        check = (exp.get("meta") or {}).get("check")
+        if not check or check in checks:
+            raise SuiteError(f"{where}: meta.check must name the expectation, uniquely within the suite")
+        checks.add(check)
+        if exp.get("severity") not in SEVERITIES:
+            raise SuiteError(f"{where} has no valid severity (one of {SEVERITIES}, stated explicitly)")
+        emeta = exp.get("meta") or {}
+        if any("." not in t for t in emeta.get("requires") or ()):
+            raise SuiteError(f"{where}: meta.requires lists schema.table names")
+        query = (exp.get("kwargs") or {}).get("unexpected_rows_query")
+        if query is not None:
+            unknown = set(fragments.FRAGMENT.findall(query)) - fragments.names()
+            if unknown:
+                raise SuiteError(f"{where}: unknown fragments {sorted(unknown)}")
+            for whole in (False, True):
+                problem = _query_alias_problem(fragments.expand(query, whole=whole))
+                if problem:
+                    raise SuiteError(f"{where}: the query {problem}")
+            if re.search(r"(?<![:\w\\]):\w", fragments.expand(query)):
+                raise SuiteError(f"{where}: `:name` in a query is a bind parameter for SQLAlchemy; write `\\:`")
+        if stage == "submission":
+            _check_finding_meta(where, exp["severity"], emeta)
+
+
+def _check_finding_meta(where: str, severity: str, emeta: dict) -> None:
+    """Submission expectations become findings for the county: a code, and messages for it."""
+    from expectations.submission import FINDING_SEVERITY
+    from ingest.findings import CATALOGUE
+
+    code = emeta.get("finding_code")
+    if not code:
+        raise SuiteError(f"{where}: submission expectations need meta.finding_code")
+    has_messages = bool(emeta.get("message_zh") and emeta.get("message_en"))
+    if code in CATALOGUE:
+        if CATALOGUE[code][0] != FINDING_SEVERITY[severity]:
+            raise SuiteError(f"{where}: {code} is a {CATALOGUE[code][0]} in the reporting contract, "
+                             f"not {FINDING_SEVERITY[severity]}")
+    elif not has_messages:
+        raise SuiteError(f"{where}: {code} is not a contract code: give meta.message_zh and meta.message_en")
+
+
+def load_suite_specs(stage: str | None = None, names: list[str] | None = None) -> list[dict]:
+    """The suites of a stage (its own and those that also run in it), checked whole."""
     specs = []
     for path in sorted(SUITES_DIR.glob("*.json")):
-        spec = json.loads(path.read_text(encoding="utf-8"))
-        meta = spec.get("meta") or {}
-        if meta.get("stage") not in STAGES or "." not in meta.get("table", ""):
-            raise SuiteError(f"{path.name}: meta.stage must be one of {STAGES} and meta.table schema.table")
-        for i, exp in enumerate(spec.get("expectations") or []):
-            if (exp.get("meta") or {}).get("severity") not in SEVERITIES:
-                raise SuiteError(f"{path.name}: expectation {i} ({exp.get('type')}) has no valid meta.severity")
-        if stage is None or meta["stage"] == stage:
-            specs.append(spec)
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise SuiteError(f"{path.name}: not JSON: {exc}") from exc
+        _check_spec(path, spec)
+        meta = spec["meta"]
+        if stage is None or meta["stage"] == stage or stage in (meta.get("also_in") or ()):
+            if names is None or spec["name"] in names:
+                specs.append(spec)
+    if names is not None and {s["name"] for s in specs} != set(names):
+        raise SuiteError(f"no such suite in stage {stage}: {sorted(set(names) - {s['name'] for s in specs})}")
     return specs
 
 
 def _gx():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import logging
-
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
+
+    import expectations.custom  # noqa: F401  (registers the custom expectations)
 
     return gx
 
 
-def build_suite(gx, spec: dict):
-    """A GX suite from its JSON, asserting that GX kept every expectation."""
-    suite = gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
-    if len(suite.expectations) != len(spec["expectations"]):
+def build_suite(gx, spec: dict, *, whole: bool = False, drop: set[int] = frozenset()):
+    """A GX suite from its JSON (fragments expanded), asserting that GX kept every expectation."""
+    from expectations import fragments
+
+    expectations = []
+    for i, exp in enumerate(spec["expectations"]):
+        if i in drop:
+            continue
+        exp = copy.deepcopy(exp)
+        query = exp["kwargs"].get("unexpected_rows_query")
+        if query is not None:
+            exp["kwargs"]["unexpected_rows_query"] = fragments.expand(query, whole=whole)
+        meta = exp.setdefault("meta", {})
+        meta["suite_index"] = i
+        expectations.append(exp)
+    suite = gx.ExpectationSuite(name=spec["name"], expectations=expectations, meta=spec.get("meta"))
+    if len(suite.expectations) != len(expectations):
         raise SuiteError(f"suite {spec['name']}: GX accepted {len(suite.expectations)} of "
-                         f"{len(spec['expectations'])} expectations; check the JSON")
+                         f"{len(expectations)} expectations; check the JSON")
     return suite
 
 
-def run_stage(stage: str, url: str | None = None) -> RunOutcome:
-    from core.warehouse import sqlalchemy_url
+# --------------------------------------------------------------------------- GX context, Data Docs
 
-    specs = load_suite_specs(stage)
-    gx = _gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+def docs_root() -> Path:
+    """Where Data Docs are built: internal output, copy it next to (never into) the public publication."""
+    from core import config
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(url))
-    validations = []
-    for spec in specs:
-        schema, table = spec["meta"]["table"].split(".", 1)
-        asset = datasource.add_table_asset(name=f"{schema}.{table}", table_name=table, schema_name=schema)
-        batch = asset.add_batch_definition_whole_table("whole_table")
-        suite = context.suites.add(build_suite(gx, spec))
-        validations.append(context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{stage}:{spec['name']}", data=batch, suite=suite)))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(name=f"{stage}_audit", validation_definitions=validations))
-    result = checkpoint.run()
-    suites = []
-    for spec, (_, vres) in zip(specs, result.run_results.items(), strict=True):
-        outcomes = []
-        for r in vres.results:
-            cfg = r.expectation_config
-            res = r.result or {}
-            outcomes.append(ExpectationOutcome(
-                type=cfg.type, column=cfg.kwargs.get("column"), severity=(cfg.meta or {}).get("severity", "critical"),
-                success=bool(r.success), unexpected_count=res.get("unexpected_count"),
-                observed_value=_jsonable(res.get("observed_value")),
-            ))
-        ok = all(o.success for o in outcomes if o.severity == "critical")
-        suites.append(SuiteOutcome(spec["name"], spec["meta"]["table"], ok, outcomes))
-    return RunOutcome(stage, all(s.success for s in suites), suites, str(result.run_id))
+    return config.var_dir() / "quality" / "data_docs"
 
 
-def _jsonable(value: object) -> object:
+def new_context(gx, docs_dir: Path | None):
+    """An ephemeral context (nothing of the warehouse URL is written to disk) whose Data Docs site is a folder."""
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    sites = {}
+    if docs_dir is not None:
+        sites = {"quality": {
+            "class_name": "SiteBuilder", "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }}
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(), analytics_enabled=False,
+                               progress_bars=ProgressBarsConfig(globally=False), data_docs_sites=sites)
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def build_docs(context, result, docs_dir: Path | None, *, per_submission: bool = False) -> tuple[str | None, list]:
+    """Build the Data Docs of one checkpoint run: (site URL, validation page URL per run result, in order).
+
+    A stage's site shows its latest run (earlier pages are removed). Submission audits keep every
+    page (each submission's report links its own) and skip the index, whose rendering would grow
+    with every submission a worker has audited; their results are then dropped from the in-memory
+    store, so a long-lived worker does not accumulate them."""
+    if docs_dir is None:
+        return None, [None] * len(result.run_results)
+    ids = list(result.run_results.keys())
+    try:
+        if not per_submission:
+            shutil.rmtree(docs_dir / "validations", ignore_errors=True)
+        context.build_data_docs(resource_identifiers=ids, build_index=not per_submission)
+        pages = []
+        for rid in ids:
+            urls = context.get_docs_sites_urls(resource_identifier=rid)
+            pages.append(urls[0]["site_url"] if urls else None)
+        site = pages[0] if per_submission else (docs_dir / "index.html").resolve().as_uri()
+        return site, pages
+    except Exception:  # docs are a convenience: a rendering bug must not hide the audit's verdict
+        log.exception("building Data Docs failed")
+        return None, [None] * len(ids)
+    finally:
+        if per_submission:
+            for rid in ids:
+                try:
+                    context.validation_results_store.remove_key(rid)
+                except Exception:  # noqa: BLE001 - best effort housekeeping
+                    pass
+
+
+# --------------------------------------------------------------------------- results
+
+def _column_of(kwargs: dict) -> str | None:
+    if kwargs.get("column"):
+        return kwargs["column"]
+    if kwargs.get("column_A"):
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    if kwargs.get("column_list"):
+        return ",".join(kwargs["column_list"])
+    return None
+
+
+def _exception_of(r) -> str | None:
+    info = r.exception_info or {}
+    candidates = [info] + [v for v in info.values() if isinstance(v, dict)]
+    for c in candidates:
+        if c.get("raised_exception") or (c.get("exception_message") and c is not info):
+            return str(c.get("exception_message") or "raised")[:500]
+    return None
+
+
+def jsonable(value: object) -> object:
     try:
         json.dumps(value)
         return value
     except TypeError:
+        if isinstance(value, dict):
+            return {str(k): jsonable(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [jsonable(v) for v in value]
         return str(value)
+
+
+def unexpected_rows(r) -> list[dict]:
+    """The unexpected rows of a result (query rows, index rows, or plain values)."""
+    res = r.result or {}
+    details = res.get("details") or {}
+    if "unexpected_rows" in details:
+        rows = details["unexpected_rows"]
+        return rows if isinstance(rows, list) else []
+    if "cells" in details:
+        return details["cells"]
+    if res.get("unexpected_index_list"):
+        return list(res["unexpected_index_list"])
+    if res.get("partial_unexpected_index_list"):
+        return list(res["partial_unexpected_index_list"])
+    values = res.get("unexpected_list") or res.get("partial_unexpected_list") or []
+    return [{"value": v} for v in values]
+
+
+def expectation_outcome(r) -> ExpectationOutcome:
+    cfg = r.expectation_config
+    res = r.result or {}
+    severity = getattr(cfg.severity, "value", cfg.severity) or "critical"
+    count = res.get("unexpected_count")
+    if count is None and cfg.type == "unexpected_rows_expectation":
+        count = res.get("observed_value")
+    return ExpectationOutcome(
+        check=(cfg.meta or {}).get("check") or cfg.type, type=cfg.type, column=_column_of(cfg.kwargs),
+        severity=str(severity), success=bool(r.success),
+        unexpected_count=count, observed_value=jsonable(res.get("observed_value")),
+        description=cfg.description, finding_code=(cfg.meta or {}).get("finding_code"),
+        exception=_exception_of(r), sample=jsonable(unexpected_rows(r)[:SAMPLE_ROWS]) if not r.success else [],
+    )
+
+
+def run_id_of(stage: str, result) -> str:
+    """A compact id of a checkpoint run: `<stage>-<UTC run time>` (GX's run time of the run)."""
+    run_time = getattr(result.run_id, "run_time", None)
+    return f"{stage}-{run_time:%Y%m%dT%H%M%S.%fZ}" if run_time else f"{stage}-{result.run_id}"
+
+
+def suite_success(outcomes: list[ExpectationOutcome]) -> bool:
+    return not any(o.failed and o.severity == "critical" for o in outcomes)
+
+
+# --------------------------------------------------------------------------- SQL stages
+
+@dataclass
+class Prepared:
+    """A context with one checkpoint over the stage's suites, ready to run (and re-run, for submissions)."""
+
+    stage: str
+    context: object
+    checkpoint: object
+    specs: list[dict]
+    docs_dir: Path | None
+    skipped: list[SuiteOutcome]
+    skipped_expectations: dict[str, list[ExpectationOutcome]]
+
+
+def _existing_tables(conn, names: set[str]) -> set[str]:
+    if not names:
+        return set()
+    rows = conn.execute("select t, to_regclass(t) is not null from unnest(%s::text[]) as t", (sorted(names),)).fetchall()
+    return {t for t, ok in rows if ok}
+
+
+def _skipped_expectation(exp: dict, note: str) -> ExpectationOutcome:
+    kwargs = exp.get("kwargs") or {}
+    return ExpectationOutcome(check=exp["meta"]["check"], type=exp["type"], column=_column_of(kwargs),
+                              severity=exp["severity"], success=True,
+                              unexpected_count=None, description=exp.get("description"),
+                              finding_code=(exp.get("meta") or {}).get("finding_code"), skipped=note)
+
+
+def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: bool = False,
+                      suites: list[str] | None = None, docs: bool = True) -> Prepared:
+    """Bind the stage's suites to batches in PostgreSQL (`per_submission`: the submission suites to one
+    submission's rows, chosen by the batch parameter `submission_id` at run time)."""
+    from core.warehouse import connect, sqlalchemy_url
+    from expectations import fragments
+
+    specs = load_suite_specs(stage, suites)
+    whole = stage == "raw" or (stage == "submission" and not per_submission)
+    needed = {s["meta"]["table"] for s in specs} | {
+        t for s in specs for e in s["expectations"] for t in (e.get("meta") or {}).get("requires") or ()}
+    with connect(url) as conn:
+        existing = _existing_tables(conn, needed)
+
+    gx = _gx()
+    from great_expectations.core.partitioners import PartitionerColumnValue
+
+    docs_dir = docs_root() / stage if docs else None
+    context = new_context(gx, docs_dir)
+    datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(url))
+    validations, kept, skipped, skipped_exps = [], [], [], {}
+    assets: dict[str, object] = {}
+    for spec in specs:
+        table = spec["meta"]["table"]
+        if table not in existing:
+            skipped.append(SuiteOutcome(spec["name"], table, True,
+                                        skipped=f"table {table} does not exist (yet): suite skipped"))
+            continue
+        drop = {i for i, e in enumerate(spec["expectations"])
+                if not set((e.get("meta") or {}).get("requires") or ()) <= existing}
+        skipped_exps[spec["name"]] = [
+            _skipped_expectation(spec["expectations"][i], "needs " + ", ".join(
+                sorted(set(spec["expectations"][i]["meta"]["requires"]) - existing)) + ": skipped")
+            for i in sorted(drop)]
+        is_values = spec["meta"]["stage"] == "submission"
+        if is_values and per_submission:
+            key = "submission_rows"
+            if key not in assets:
+                schema, name = table.split(".", 1)
+                asset = datasource.add_table_asset(name=key, table_name=name, schema_name=schema)
+                assets[key] = asset.add_batch_definition(
+                    name="one_submission", partitioner=PartitionerColumnValue(column_name="submission_id"),
+                    validate_partitioner=False)
+        elif is_values:
+            key = "current_report_values"
+            if key not in assets:
+                asset = datasource.add_query_asset(name=key, query=fragments.current_values_sql())
+                assets[key] = asset.add_batch_definition_whole_table("all_current")
+        else:
+            key = table
+            if key not in assets:
+                schema, name = table.split(".", 1)
+                asset = datasource.add_table_asset(name=table, table_name=name, schema_name=schema)
+                assets[key] = asset.add_batch_definition_whole_table("whole_table")
+        suite = context.suites.add(build_suite(gx, spec, whole=whole, drop=drop))
+        validations.append(context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{stage}:{spec['name']}", data=assets[key], suite=suite)))
+        kept.append(spec)
+    if stage == "warehouse":
+        result_format: dict | str = {"result_format": "SUMMARY"}
+    else:
+        result_format = {"result_format": "COMPLETE" if per_submission else "SUMMARY",
+                         "unexpected_index_column_names": list(LOCATION_COLUMNS)}
+    checkpoint = None
+    if validations:
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"{stage}_audit", validation_definitions=validations, result_format=result_format))
+    return Prepared(stage, context, checkpoint, kept, docs_dir, skipped, skipped_exps)
+
+
+def _batch_rows(conn, spec: dict, stage: str, submission_id: int | None) -> int:
+    from expectations import fragments
+
+    if spec["meta"]["stage"] == "submission":
+        if submission_id is not None:
+            return conn.execute("select count(*) from raw.report_values where submission_id = %s",
+                                (submission_id,)).fetchone()[0]
+        return conn.execute(f"select count(*) from ({fragments.current_values_sql()}) as c").fetchone()[0]
+    schema, name = spec["meta"]["table"].split(".", 1)
+    from psycopg import sql
+
+    return conn.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema),
+                                                                      sql.Identifier(name))).fetchone()[0]
+
+
+def execute(prepared: Prepared, url: str | None = None, *, submission_id: int | None = None) -> RunOutcome:
+    """Run a prepared checkpoint (for one submission when `submission_id` is given) and collect the outcome."""
+    from core.warehouse import connect
+
+    start = time.monotonic()
+    with connect(url) as conn:
+        rows = {s["name"]: _batch_rows(conn, s, prepared.stage, submission_id) for s in prepared.specs}
+    suites: list[SuiteOutcome] = []
+    run_id = docs_url = None
+    results: list = []
+    notes = [s.skipped for s in prepared.skipped if s.skipped]
+    if prepared.checkpoint is not None and not (submission_id is not None and not any(rows.values())):
+        params = {"submission_id": int(submission_id)} if submission_id is not None else None
+        result = prepared.checkpoint.run(batch_parameters=params)
+        run_id = run_id_of(prepared.stage, result)
+        docs_url, page_list = build_docs(prepared.context, result, prepared.docs_dir,
+                                         per_submission=submission_id is not None)
+        results = list(result.run_results.values())
+        by_suite = {v.suite_name: v for v in results}
+        pages = {v.suite_name: u for v, u in zip(results, page_list, strict=True)}
+        for spec in prepared.specs:
+            vres = by_suite[spec["name"]]
+            outcomes = [expectation_outcome(r) for r in vres.results]
+            outcomes += prepared.skipped_expectations.get(spec["name"], [])
+            suites.append(SuiteOutcome(spec["name"], spec["meta"]["table"], suite_success(outcomes), outcomes,
+                                       rows=rows[spec["name"]], docs_url=pages.get(spec["name"])))
+            notes += [f"{spec['name']}: {e.type} {e.skipped}" for e in prepared.skipped_expectations.get(spec["name"], [])]
+    elif submission_id is not None:
+        notes.append(f"submission {submission_id} has no rows in raw.report_values: nothing to audit")
+    suites += prepared.skipped
+    success = all(s.success for s in suites)
+    outcome = RunOutcome(prepared.stage, success, suites, run_id, docs_url, round(time.monotonic() - start, 3),
+                         sum(s.rows or 0 for s in suites), submission_id, notes)
+    outcome._results = results  # the GX validation results (not serialised): findings are built from them
+    return outcome
+
+
+def run_stage(stage: str, url: str | None = None, *, submission_id: int | None = None,
+              suites: list[str] | None = None, docs: bool = True) -> RunOutcome:
+    """Run one stage's checkpoint. `submission`: one submission's rows with `submission_id`, else all
+    current values (as the raw stage does); `publication`: the version LATEST names under PUBLISH_URL."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
+    start = time.monotonic()
+    if stage == "publication":
+        from expectations.publication import audit_latest
+
+        return audit_latest(url=url, suites=suites, docs=docs)
+    prepared = prepare_sql_stage(stage, url, per_submission=submission_id is not None, suites=suites, docs=docs)
+    outcome = execute(prepared, url, submission_id=submission_id)
+    outcome.seconds = round(time.monotonic() - start, 3)
+    return outcome
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _print_text(o: RunOutcome) -> None:
+    n = sum(len(s.expectations) for s in o.suites)
+    failed, warned, info = o.failures("critical"), o.failures("warning"), o.failures("info")
+    print(f"GX {o.stage}: {'PASS' if o.success else 'FAIL'} — {len(o.suites)} suites, {n} expectations, "
+          f"{o.rows_validated} rows in {o.seconds:.2f} s; {len(failed)} critical failures, "
+          f"{len(warned)} warnings, {len(info)} info")
+    for label, lines in (("CRITICAL", failed), ("warning", warned), ("info", info)):
+        for line in lines:
+            print(f"  {label}: {line}")
+    for note in o.notes:
+        print(f"  note: {note}")
+    if o.docs_url:
+        print(f"  Data Docs: {o.docs_url}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m expectations")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run the suites of one stage (default: all stages in order)")
+    p = sub.add_parser("run", help="run the suites of one stage (default: raw, warehouse, publication in order)")
     p.add_argument("--stage", choices=STAGES)
+    p.add_argument("--submission-id", type=int, help="submission stage: audit this submission's rows only")
+    p.add_argument("--suite", action="append", dest="suites", help="only this suite (repeatable)")
+    p.add_argument("--no-docs", action="store_true", help="do not build Data Docs")
     p.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    outcomes = [run_stage(s) for s in ([args.stage] if args.stage else STAGES)]
+    if args.submission_id is not None and args.stage != "submission":
+        parser.error("--submission-id needs --stage submission")
+    stages = [args.stage] if args.stage else list(DEFAULT_STAGES)
+    outcomes = [run_stage(s, submission_id=args.submission_id, suites=args.suites, docs=not args.no_docs)
+                for s in stages]
     success = all(o.success for o in outcomes)
     if args.json:
         doc = outcomes[0].to_dict() if len(outcomes) == 1 else {
@@ -152,13 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
     else:
         for o in outcomes:
-            n = sum(len(s.expectations) for s in o.suites)
-            failed = o.failures("critical")
-            warned = o.failures("warning")
-            print(f"GX {o.stage}: {'PASS' if o.success else 'FAIL'} — {len(o.suites)} suites, {n} expectations, "
-                  f"{len(failed)} critical failures, {len(warned)} warnings")
-            for line in failed + warned:
-                print(f"  {line}")
+            _print_text(o)
     return 0 if success else 1
 
 

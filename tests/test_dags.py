@@ -1,9 +1,12 @@
-"""The DAGs: they import cleanly, and the whole pipeline runs through Airflow (dag.test) on the samples."""
+"""The DAGs: they import cleanly and fast, they are wired by assets, and the whole pipeline runs
+through Airflow (dag.test) on the samples, one quarter's cycle timed; the operator's commands
+(`python -m ops`) run the same DAGs and change nothing when nothing changed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,19 +19,21 @@ from core import airflow_env, config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DAG_IDS = {"county_reports", "warehouse_build", "nightly_publish", "quarterly_bulletin"}
+DAG_IDS = {"county_reports", "warehouse_build", "nightly_publish", "quarterly_bulletin", "deadline_reminders"}
+LAST = "2016Q4"  # the quarter whose cycle is timed
 
 
 @pytest.fixture(scope="module")
 def airflow(runtime_dirs):
     """Airflow configured for this test run (SQLite metadata in the runtime folder), migrated."""
-    airflow_env.apply()
-    env = {**__import__("os").environ}
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from airflow.dag_processing.dagbag import DagBag
+    from ops.runs import dagbag, migrate_metadata_db
 
-    return DagBag(dag_folder=str(config.PROJECT_DIR / "dags"))
+    migrate_metadata_db()
+    return dagbag()
+
+
+def _state(run) -> str:
+    return str(getattr(run.state, "value", run.state))
 
 
 def test_dagbag_has_every_dag_and_no_import_errors(airflow):
@@ -37,34 +42,86 @@ def test_dagbag_has_every_dag_and_no_import_errors(airflow):
     for dag_id in DAG_IDS:
         dag = airflow.get_dag(dag_id)
         assert dag.catchup is False and dag.max_active_runs == 1
-        assert all(t.retries >= 1 and t.execution_timeout for t in dag.tasks), dag_id
+        for t in dag.tasks:
+            assert t.retries >= 1 and t.execution_timeout, (dag_id, t.task_id)
+            assert t.on_failure_callback, (dag_id, t.task_id)
+
+
+def test_assets_connect_ingest_to_the_warehouse_to_the_publication(airflow):
+    from core.assets import MARTS, PUBLICATION, RAW_REPORTS
+
+    def outlets(dag_id):
+        return {a.name for t in airflow.get_dag(dag_id).tasks for a in t.outlets}
+
+    def inlets(dag_id):
+        return {a.name for t in airflow.get_dag(dag_id).tasks for a in t.inlets}
+
+    assert outlets("county_reports") == {RAW_REPORTS.name}
+    assert [a.name for a in airflow.get_dag("warehouse_build").timetable.asset_condition.objects] == [RAW_REPORTS.name]
+    assert outlets("warehouse_build") == {MARTS.name}
+    assert inlets("nightly_publish") == {MARTS.name} and outlets("nightly_publish") == {PUBLICATION.name}
+    assert inlets("quarterly_bulletin") == {PUBLICATION.name}
+    receive = airflow.get_dag("county_reports").get_task("receive_file")
+    assert receive.max_active_tis_per_dag == 1  # files oldest first, one at a time
 
 
 def test_dag_files_parse_fast():
-    """Nothing heavy at import time: each DAG file parses in well under a second (measured in a fresh process)."""
+    """Nothing heavy at import time: each DAG file parses in well under a second (in a fresh process,
+    after `import airflow.sdk`, best of three). The times are printed."""
     code = ("import time, runpy, sys; t = time.perf_counter(); runpy.run_path(sys.argv[1]); "
             "print(time.perf_counter() - t)")
-    env = {**__import__("os").environ, **airflow_env.airflow_env()}
-    # import airflow.sdk once first so that only the DAG file itself is timed
+    env = {**os.environ, **airflow_env.airflow_env()}
+    times = {}
     for path in sorted((config.PROJECT_DIR / "dags").glob("*.py")):
-        out = subprocess.run([sys.executable, "-c", "import airflow.sdk; " + code, str(path)], env=env,
-                             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        assert float(out) < 1.0, (path.name, out)
+        runs = [float(subprocess.run([sys.executable, "-c", "import airflow.sdk; " + code, str(path)], env=env,
+                                     check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+                for _ in range(3)]
+        times[path.name] = min(runs)
+    print("\nDAG file parse times (s):", {k: round(v, 3) for k, v in times.items()})
+    assert all(t < 0.5 for t in times.values()), times
+
+
+def _xcom(run, task_id: str):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.execute(XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id,
+                                                 key="return_value")).scalars().first()
+        return XComModel.deserialize_value(row)
+
+
+def _copy(files, sample_dir, inbox):
+    inbox.mkdir(parents=True, exist_ok=True)
+    for e in files:
+        shutil.copy2(sample_dir / e["file"], inbox / e["file"])
 
 
 def test_the_whole_pipeline_runs_through_airflow(airflow, warehouse, sample_dir, expected):
     inbox = config.inbox_dir()
-    inbox.mkdir(parents=True, exist_ok=True)
-    for e in expected:
-        shutil.copy2(sample_dir / e["file"], inbox / e["file"])
+    # the history first: every quarter before the last one
+    _copy([e for e in expected if e["period"] != LAST], sample_dir, inbox)
+    run = airflow.get_dag("county_reports").test()
+    assert _state(run) == "success"
 
+    # one quarter's cycle, timed: the last quarter's reports arrive; ingest -> quality -> dbt -> publish
+    _copy([e for e in expected if e["period"] == LAST], sample_dir, inbox)
     timings = {}
-    for dag_id in ("county_reports", "warehouse_build", "nightly_publish", "quarterly_bulletin"):
-        start = time.monotonic()
-        run = airflow.get_dag(dag_id).test()
-        timings[dag_id] = time.monotonic() - start
-        assert str(getattr(run.state, "value", run.state)) == "success", dag_id
-    print("DAG wall times (s):", {k: round(v, 1) for k, v in timings.items()})
+    start = time.monotonic()
+    run = airflow.get_dag("county_reports").test()
+    timings["county_reports"] = time.monotonic() - start
+    assert _state(run) == "success"
+    announced = _xcom(run, "announce")  # what the asset event's extra carries
+    assert announced["periods"] == [LAST]
+    for dag_id, conf in (("warehouse_build", {"periods": announced["periods"]}), ("nightly_publish", None),
+                         ("quarterly_bulletin", {"period": LAST})):
+        t = time.monotonic()
+        run = airflow.get_dag(dag_id).test(run_conf=conf)
+        timings[dag_id] = time.monotonic() - t
+        assert _state(run) == "success", dag_id
+    timings["cycle"] = time.monotonic() - start
+    print(f"\none quarter's cycle ({LAST}) through Airflow, wall time (s):",
+          {k: round(v, 1) for k, v in timings.items()})
 
     from core.warehouse import connect
 
@@ -72,10 +129,6 @@ def test_the_whole_pipeline_runs_through_airflow(airflow, warehouse, sample_dir,
         statuses = dict(conn.execute("select status, count(*) from landing.submissions group by 1").fetchall())
         assert statuses == {"accepted": sum(e["expected_status"] == "accepted" for e in expected),
                             "refused": sum(e["expected_status"] == "refused" for e in expected)}
-        assert conn.execute("select count(*) from marts.town_quarter_indicators").fetchone()[0] > 1000
-        progress = conn.execute("select count(*), count(*) filter (where status = 'red') "
-                                "from marts.investment_progress").fetchone()
-        assert progress[0] > 0
     assert list(inbox.iterdir()) == []  # every file received and taken out of the inbox
 
     from core.dbt import target_dir
@@ -95,15 +148,41 @@ def test_the_whole_pipeline_runs_through_airflow(airflow, warehouse, sample_dir,
     for f in manifest["files"]:
         data = (published / "v" / version / f["name"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"]
-    assert {f["dataset"] for f in manifest["files"]} >= {"town_quarter_indicators", "investment_progress"}
     assert len(manifest["submissions"]) == 56
-    assert (published / "bulletin" / "2016Q4.html").exists()
+    assert (published / "bulletin" / f"{LAST}.html").exists()
+
+    # the reminders after the deadline: every county reported 2016Q4 on time
+    run = airflow.get_dag("deadline_reminders").test(run_conf={"period": LAST})
+    assert _state(run) == "success"
+    status = json.loads((config.var_dir() / "deadlines" / f"{LAST}.json").read_text())
+    assert set(status["by_status"]) == {"on_time"}
 
     # the same files again: nothing changes, no new publication version
-    for e in expected:
-        shutil.copy2(sample_dir / e["file"], inbox / e["file"])
+    _copy(expected, sample_dir, inbox)
     for dag_id in ("county_reports", "nightly_publish"):
         run = airflow.get_dag(dag_id).test()
-        assert str(getattr(run.state, "value", run.state)) == "success", dag_id
+        assert _state(run) == "success", dag_id
+    assert (published / "LATEST").read_text().strip() == version
+    assert len(list((published / "v").iterdir())) == 1
+
+
+def test_operations_commands_run_the_dags_and_change_nothing_when_nothing_changed(airflow, warehouse, capsys):
+    """`python -m ops backfill` (each quarter's bulletin) and `publish`, through dag.test, after the
+    pipeline above: the same warehouse gives the same publication, no new version."""
+    from ops.cli import main
+
+    published = Path(config.publish_url().removeprefix("file://"))
+    version = (published / "LATEST").read_text().strip()
+    q3 = published / "bulletin" / "2016Q3.html"
+    q3.unlink(missing_ok=True)
+
+    start = time.monotonic()
+    assert main(["backfill", "--from", "2016Q3", "--to", LAST, "--json"]) == 0
+    outcomes = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [(o["dag_id"], o["state"], o["conf"]) for o in outcomes] == [
+        ("quarterly_bulletin", "success", {"period": "2016Q3"}), ("quarterly_bulletin", "success", {"period": LAST})]
+    assert q3.exists()
+    assert main(["publish"]) == 0
+    print(f"\nops backfill + publish: {time.monotonic() - start:.1f} s")
     assert (published / "LATEST").read_text().strip() == version
     assert len(list((published / "v").iterdir())) == 1

@@ -1,0 +1,151 @@
+"""SQL fragments that the query-based expectations of the suites share.
+
+A suite's `unexpected_rows_query` may name a fragment as `@@name@@`; the runner
+replaces it before GX sees the query. Two kinds:
+
+- registry and catalogue tables (`@@towns@@`, `@@memberships@@`, ...) as
+  `(values ...)` subqueries built from the dbt seed CSVs, the single source of
+  truth that ingest validates against too. They work before `dbt build` has
+  ever run (the submission audit of the very first report) and never lag
+  behind the CSVs the way the `seeds` schema can;
+- what is current: `@@current_values@@` (the values of the current accepted
+  submission of every (county, period, form), the rule of ingest/current.py and
+  of the dbt model int_submissions_current) and `@@context@@` (the batch's rows
+  together with the current values that the batch does not supersede: what
+  becomes current if the batch is accepted). In the whole-data mode (raw stage)
+  the batch *is* the current values, so `@@context@@` is just those.
+
+Literals come from the project's own config files, never from county files;
+they are still escaped (quotes doubled, braces doubled for GX's str.format,
+colons escaped for SQLAlchemy's text()).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+from datetime import date
+
+from core.config import SEEDS_DIR
+
+FRAGMENT = re.compile(r"@@([a-z_]+)@@")
+
+_VALUE_COLUMNS = ("submission_id, county_code, year, quarter, form, town_code, indicator, value, "
+                  "source_file_sha256, source_sheet, source_cell")
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with open(SEEDS_DIR / name, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def literal(value: object) -> str:
+    """A SQL literal for a trusted config value."""
+    if value is None or value == "":
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, date):
+        return f"date '{value.isoformat()}'"
+    text = str(value).replace("'", "''").replace("{", "{{").replace("}", "}}").replace(":", "\\:")
+    return f"'{text}'"
+
+
+def _values(columns: tuple[str, ...], rows: list[tuple], types: tuple[str, ...]) -> str:
+    """`(select * from (values ...) as t(cols))` with typed columns (a typed null row keeps empty lists valid)."""
+    typed = [tuple(f"cast({literal(v)} as {t})" for v, t in zip(row, types, strict=True)) for row in rows]
+    if not typed:
+        typed = [tuple(f"cast(null as {t})" for t in types)]
+        body = ", ".join("(" + ", ".join(r) + ")" for r in typed)
+        return f"(select * from (values {body}) as t({', '.join(columns)}) where false)"
+    body = ", ".join("(" + ", ".join(r) + ")" for r in typed)
+    return f"(select * from (values {body}) as t({', '.join(columns)}))"
+
+
+@functools.cache
+def registry_fragments() -> dict[str, str]:
+    indicators = [(r["form"], r["code"], r["name_zh"], r["kind"], r["required"] == "Y", r["value_type"],
+                   r["parent"] or None) for r in _read("indicators.csv")]
+    towns = [(r["town_code"], r["county_code"], r["name_zh"], r["unit_kind"]) for r in _read("towns.csv")]
+    memberships = [(r["town_code"], r["programme"], r["tier"], date.fromisoformat(r["valid_from"]),
+                    date.fromisoformat(r["valid_to"]) if r["valid_to"] else None) for r in _read("memberships.csv")]
+    counties = [(r["county_code"], r["name_zh"]) for r in _read("counties.csv")]
+    growth = [(r["form"], r["indicator"], r["growth_indicator"]) for r in _read("indicator_reported_growth.csv")]
+    kinds: dict[str, set[str]] = {}
+    for _form, code, _name, kind, *_ in indicators:
+        kinds.setdefault(kind, set()).add(code)
+    return {
+        # code lists for `indicator in @@flow_indicators@@` (PostgreSQL estimates an IN list from the
+        # column statistics; a join to a VALUES list filtered on kind is estimated at one row)
+        "flow_indicators": "(" + ", ".join(literal(c) for c in sorted(kinds.get("flow_ytd", ()))) + ")",
+        "rate_indicators": "(" + ", ".join(literal(c) for c in sorted(kinds.get("rate_pct", ()))) + ")",
+        "indicators": _values(("form", "indicator", "name_zh", "kind", "required", "value_type", "parent"),
+                              indicators, ("text", "text", "text", "text", "boolean", "text", "text")),
+        "towns": _values(("town_code", "county_code", "name_zh", "programme"), towns,
+                         ("text", "text", "text", "text")),
+        "memberships": _values(("town_code", "programme", "tier", "valid_from", "valid_to"), memberships,
+                               ("text", "text", "text", "date", "date")),
+        "counties": _values(("county_code", "name_zh"), counties, ("text", "text")),
+        # form -> programme of its towns (ingest.registry.FORM_PROGRAMME)
+        "form_programmes": _values(("form", "programme"), [("LZ-1", "characteristic"), ("LZ-2", "pilot")],
+                                   ("text", "text")),
+        # value indicator -> the growth rate reported for it (seed indicator_reported_growth)
+        "reported_growth": _values(("form", "indicator", "growth_indicator"), growth, ("text", "text", "text")),
+    }
+
+
+def current_values_sql(counties_of_batch: bool = False) -> str:
+    """SELECT of the current accepted values (optionally only those of the batch's county and years)."""
+    # A value is current when no accepted submission of its county and period with a higher
+    # version carries its form. (Written as an anti-join: PostgreSQL estimates it well, where a
+    # DISTINCT ON over unnested forms misleads the planner into nested loops on whole-data runs.)
+    # (a submission is of one county and one period: scalar subqueries, evaluated once, keep the plan on
+    # the indexes, and the cost of an audit independent of the length of the history: the rules look at
+    # the same year and the year before)
+    restrict = (" and s.county_code = (select min(bk.county_code) from {batch} as bk)"
+                " and s.year between (select min(bk.year) - 1 from {batch} as bk)"
+                " and (select max(bk.year) from {batch} as bk)") if counties_of_batch else ""
+    return (
+        f"select v.{_VALUE_COLUMNS.replace(', ', ', v.')} "
+        "from raw.report_values as v "
+        "join landing.submissions as s on s.submission_id = v.submission_id "
+        f"where s.status = 'accepted'{restrict} "
+        "and not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
+        "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
+        "and s2.version > s.version and v.form = any(s2.forms))"
+    )
+
+
+def context_sql(whole: bool) -> str:
+    """The batch's rows and the current rows it does not supersede (see module doc)."""
+    if whole:
+        return f"({current_values_sql()})"
+    cols_b = ", ".join(f"b0.{c}" for c in _VALUE_COLUMNS.split(", "))
+    cols_h = ", ".join(f"h0.{c}" for c in _VALUE_COLUMNS.split(", "))
+    return (
+        f"(select {cols_b} from {{batch}} as b0 "
+        f"union all "
+        f"select {cols_h} from ({current_values_sql(counties_of_batch=True)}) as h0 "
+        "where not exists (select 1 from {batch} as bs where bs.county_code = h0.county_code "
+        "and bs.year = h0.year and bs.quarter = h0.quarter and bs.form = h0.form))"
+    )
+
+
+def expand(query: str, *, whole: bool = False) -> str:
+    """Replace every @@fragment@@ of a query; unknown names raise KeyError."""
+    fragments = {**registry_fragments(), "current_values": f"({current_values_sql()})",
+                 "context": context_sql(whole)}
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in fragments:
+            raise KeyError(f"unknown fragment @@{m.group(1)}@@")
+        return fragments[m.group(1)]
+
+    return FRAGMENT.sub(sub, query)
+
+
+def names() -> set[str]:
+    return {*registry_fragments(), "current_values", "context"}

@@ -1,0 +1,158 @@
+"""`python -m ops`: the operator's commands. Each one runs DAGs, so that what an operator
+does is recorded in Airflow like any scheduled run.
+
+    python -m ops backfill --from 2015Q1 --to 2016Q4 [--rebuild]   # each quarter's bulletin (first rebuild, publish)
+    python -m ops reprocess --county 330421 --period 2016Q3   # validate and load that report again, rebuild, publish
+    python -m ops rebuild                              # the warehouse from raw (dbt build --full-refresh + gates)
+    python -m ops publish                              # publish again (unchanged content: no new version)
+    python -m ops remind [--period 2016Q3]             # deadline status, reminders to counties, alert to the team
+    python -m ops ui [--port 8080]                     # the Airflow UI locally (airflow standalone)
+
+By default a command runs the DAGs here and now with `dag.test()` (local Airflow,
+SQLite metadata); with `--trigger` it creates the runs for a running scheduler
+(the compose stack: `docker compose exec airflow-scheduler python -m ops rebuild --trigger`).
+Exit 0 when every run succeeded, 1 when one did not, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+
+from ops.reminders import parse_period
+
+
+def quarters(first: str, last: str) -> list[str]:
+    """Every quarter from `first` to `last`, both included."""
+    a, b = parse_period(first), parse_period(last)
+    if b < a:
+        raise ValueError(f"--to {b} is before --from {a}")
+    out = []
+    while a <= b:
+        out.append(str(a))
+        a = type(a)(a.year + (a.quarter == 4), a.quarter % 4 + 1)
+    return out
+
+
+def plan(args) -> list[tuple[str, dict]]:
+    """The DAG runs (dag_id, conf) a command stands for, in order."""
+    if args.command == "backfill":
+        periods = quarters(args.first, args.last)
+        runs = [("warehouse_build", {"periods": periods}), ("nightly_publish", {})] if args.rebuild else []
+        return runs + [("quarterly_bulletin", {"period": p}) for p in periods]
+    if args.command == "reprocess":
+        period = str(parse_period(args.period))
+        return [] if args.no_build else [("warehouse_build", {"periods": [period]}), ("nightly_publish", {})]
+    if args.command == "rebuild":
+        return [("warehouse_build", {"full_refresh": True})]
+    if args.command == "publish":
+        return [("nightly_publish", {})]
+    if args.command == "remind":
+        return [("deadline_reminders", {"period": str(parse_period(args.period))} if args.period else {})]
+    raise ValueError(args.command)
+
+
+def run_plan(runs: list[tuple[str, dict]], *, mode: str, as_json: bool, timeout: float = 3600) -> int:
+    import contextlib
+
+    from ops.runs import run
+
+    outcomes = []
+    ok = True
+    for dag_id, conf in runs:
+        # with --json, stdout carries the JSON alone (Airflow logs to stdout too)
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            outcome = run(dag_id, conf, mode=mode, timeout=timeout)
+        outcomes.append(outcome)
+        if not as_json:
+            print(f"{outcome.dag_id:20} {outcome.state:8} {outcome.seconds:7.1f} s  run={outcome.run_id}  "
+                  f"conf={json.dumps(conf, ensure_ascii=False)}", flush=True)
+        if outcome.state != "success":
+            ok = False
+            break
+    if as_json:
+        print(json.dumps([asdict(o) for o in outcomes], ensure_ascii=False))  # one line
+    return 0 if ok else 1
+
+
+def cmd_ui(args) -> int:
+    """`airflow standalone` with the project's local settings (the UI on 127.0.0.1:<port>)."""
+    from core import airflow_env
+    from ops.runs import _airflow_bin, _env
+
+    airflow_env.apply()
+    env = {**_env(), "AIRFLOW__API__PORT": str(args.port), "AIRFLOW__API__HOST": args.host}
+    print(f"Airflow UI: http://{args.host}:{args.port}  (admin password: printed below, and kept in "
+          f"{airflow_env.airflow_home()}/simple_auth_manager_passwords.json.generated)", flush=True)
+    os.execve(_airflow_bin(), [_airflow_bin(), "standalone"], env)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m ops", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def runs_parser(name: str, help_: str):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--trigger", action="store_true",
+                       help="create the runs for a running scheduler instead of running them here (dag.test); "
+                            "each run is waited for before the next one is created")
+        p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for each triggered run")
+        p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+        return p
+
+    p = runs_parser("backfill", "the bulletin of each quarter of a range (with --rebuild: rebuild and publish first)")
+    p.add_argument("--from", dest="first", required=True, help="first quarter, e.g. 2015Q1")
+    p.add_argument("--to", dest="last", required=True, help="last quarter, e.g. 2016Q4")
+    p.add_argument("--rebuild", action="store_true",
+                   help="first run warehouse_build (with these periods) and nightly_publish, e.g. after loading "
+                        "historic reports outside the inbox")
+    p = runs_parser("reprocess", "validate and load one county's report again from the archive, then rebuild")
+    p.add_argument("--county", required=True, help="county code, e.g. 330421")
+    p.add_argument("--period", required=True, help="e.g. 2016Q3")
+    p.add_argument("--no-build", action="store_true", help="only reload; leave the warehouse build to its schedule")
+    runs_parser("rebuild", "rebuild the warehouse: dbt build --full-refresh between the quality gates")
+    runs_parser("publish", "publish the marts again (unchanged content: no new version)")
+    p = runs_parser("remind", "deadline status, reminders to the counties, one alert to the team")
+    p.add_argument("--period", help="e.g. 2016Q3; default: the quarter whose deadline passed last")
+    p = sub.add_parser("ui", help="the Airflow UI locally (airflow standalone)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    if args.command == "ui":
+        return cmd_ui(args)
+    try:
+        runs = plan(args)
+    except ValueError as exc:
+        print(f"python -m ops {args.command}: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "reprocess":
+        from ops.reprocess import reprocess
+
+        try:
+            outcome = reprocess(args.county, args.period)
+        except LookupError as exc:
+            print(f"python -m ops reprocess: {exc}", file=sys.stderr)
+            return 1
+        if args.json and not runs:
+            print(json.dumps(outcome, ensure_ascii=False, indent=2))
+        elif not args.json:
+            for f in outcome["files"]:
+                print(f"reloaded {f['file_name']}: {f['before']} -> {f['after']} (version {f['version']}, "
+                      f"{f['rows_loaded']} rows, {f['errors']} errors)")
+    return run_plan(runs, mode="trigger" if args.trigger else "test", as_json=args.json, timeout=args.timeout)

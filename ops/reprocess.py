@@ -1,0 +1,86 @@
+"""Reprocess one county's report for one period: every file the county sent for it is
+validated and loaded again from the archive (e.g. after a fix of the parser or of the
+registry), with its original name and receipt time, oldest first.
+
+Nothing a county sent is lost: the bytes stay in the archive and in `landing.files`;
+each submission row is replaced by the outcome of the new run (versions follow the
+receipt times, as always). The list of files is written to
+`<var>/reprocess/<county>-<period>.json` before anything changes, so that a run that
+died half-way is finished by running the same command again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from core import config
+from ops.reminders import parse_period
+
+PLAN_SQL = """
+select s.file_sha256, s.file_name, s.received_at, f.archive_path, s.status, s.version
+from landing.submissions as s join landing.files as f using (file_sha256)
+where s.county_code = %s and s.year = %s and s.quarter = %s
+order by s.received_at, s.submission_id
+"""
+
+
+def plan_path(county_code: str, period) -> Path:
+    return config.var_dir() / "reprocess" / f"{county_code}-{period}.json"
+
+
+def _archived_file(item: dict) -> Path:
+    path = Path(item["archive_path"])
+    if path.exists():
+        return path
+    # the archive moved (another machine, another mount): it is content-addressed
+    candidates = sorted((config.archive_dir() / item["file_sha256"][:2]).glob(item["file_sha256"] + ".*"))
+    if not candidates:
+        raise FileNotFoundError(f"{item['file_name']}: archived bytes {item['file_sha256']} not found "
+                                f"at {path} nor under {config.archive_dir()}")
+    return candidates[0]
+
+
+def reprocess(county_code: str, period_text: str) -> dict:
+    """Validate and load again every file of (county, period); return what became of each."""
+    from core.warehouse import connect
+    from ingest.landing import _forget, ensure_schema, submit
+
+    period = parse_period(period_text)
+    path = plan_path(county_code, period)
+    if path.exists():  # a previous run died half-way: finish it
+        items = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        with connect() as conn:
+            ensure_schema(conn)
+            rows = conn.execute(PLAN_SQL, (county_code, period.year, period.quarter)).fetchall()
+        if not rows:
+            raise LookupError(f"no report of county {county_code} for {period} was ever received: nothing to "
+                              "reprocess (a new file goes through the inbox)")
+        items = [{"file_sha256": sha, "file_name": name, "received_at": received.isoformat(), "archive_path": ap,
+                  "status_before": status, "version_before": version}
+                 for sha, name, received, ap, status, version in rows]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name("." + path.name + ".tmp")
+        tmp.write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+    outcomes = []
+    with connect(autocommit=True) as conn:
+        for item in items:
+            archived = _archived_file(item)
+            with conn.transaction():
+                row = conn.execute("select submission_id from landing.submissions where file_sha256 = %s",
+                                   (item["file_sha256"],)).fetchone()
+                if row:
+                    _forget(conn, row[0])
+            result = submit(archived, file_name=item["file_name"],
+                            received_at=datetime.fromisoformat(item["received_at"]), conn=conn)
+            outcomes.append({"file_name": item["file_name"], "file_sha256": item["file_sha256"],
+                             "before": item["status_before"], "after": result.status,
+                             "version": result.version, "rows_loaded": result.rows_loaded,
+                             "errors": sum(f.severity == "error" for f in result.findings)})
+    path.unlink(missing_ok=True)
+    return {"county_code": county_code, "period": str(period), "files": outcomes}
