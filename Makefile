@@ -35,6 +35,7 @@ lint: install
 
 bench: install
 	$(PY) -m scripts.bench
+	$(PY) -m expectations.bench --factor 100
 
 samples: install
 	$(PY) -m samplegen --out data/sample

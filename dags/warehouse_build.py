@@ -48,11 +48,10 @@ def warehouse_build():
     @task(execution_timeout=timedelta(minutes=15), retry_policy=QUALITY_GATE_IS_FINAL)
     def audit_raw(periods: list[str], *, dag_run=None) -> dict:
         from expectations.gate import run_gate
-        from ops.alerts import quality_warnings_alert, send
+        from ops.alerts import notify_quality_warnings
 
         summary = run_gate("raw")
-        if alert := quality_warnings_alert(summary, "warehouse_build", dag_run.run_id, periods):
-            send(alert)
+        notify_quality_warnings(summary, "warehouse_build", dag_run.run_id, periods)
         return summary
 
     @task(execution_timeout=timedelta(minutes=30))
@@ -65,11 +64,10 @@ def warehouse_build():
     @task(outlets=[MARTS], execution_timeout=timedelta(minutes=15), retry_policy=QUALITY_GATE_IS_FINAL)
     def audit_marts(periods: list[str], dbt: dict, *, outlet_events=None, dag_run=None) -> dict:
         from expectations.gate import run_gate
-        from ops.alerts import quality_warnings_alert, send
+        from ops.alerts import notify_quality_warnings
 
         summary = run_gate("warehouse")
-        if alert := quality_warnings_alert(summary, "warehouse_build", dag_run.run_id, periods):
-            send(alert)
+        notify_quality_warnings(summary, "warehouse_build", dag_run.run_id, periods)
         outlet_events[MARTS].extra = {"periods": periods, "dbt_invocation_id": dbt.get("invocation_id"),
                                       "gx_run_id": summary.get("run_id"), "warehouse_build_run_id": dag_run.run_id}
         return summary

@@ -84,7 +84,9 @@ def cmd_submit(args) -> int:
     if received is not None and received.tzinfo is None:
         print("ingest submit: --received-at needs a time zone, e.g. 2016-10-12T09:30:00+08:00", file=sys.stderr)
         return 2
-    result = submit(path, received_at=received)
+    from expectations.submission import audit_submission
+
+    result = submit(path, received_at=received, audit=None if args.no_audit else audit_submission)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -164,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--received-at", help="receipt time (ISO 8601 with zone); default: the file's mtime")
+    p.add_argument("--no-audit", action="store_true", help="skip the GX submission audit (not for production)")
     p.set_defaults(func=cmd_submit)
     p = sub.add_parser("list", help="list submissions and their status")
     p.add_argument("--county")

@@ -29,7 +29,9 @@ def receive(path: str) -> dict:
     p = Path(path)
     if not p.exists():
         return {"file_name": p.name, "status": "gone"}
-    result = submit(p)
+    from expectations.submission import audit_submission
+
+    result = submit(p, audit=audit_submission)  # the GX submission audit decides with the file-level checks
     p.unlink(missing_ok=True)
     summary = result.to_dict()
     summary.pop("findings")

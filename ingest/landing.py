@@ -198,7 +198,9 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audi
         rows = _copy_values(conn, sid, sha, report)
     # Phase 2: audit the loaded rows in the database together with the accepted history.
     if audit is not None:
-        findings += audit(conn, sid)
+        from expectations.submission import new_findings
+
+        findings += new_findings(findings, audit(conn, sid))  # what the file-level checks said stays said once
     # Phase 3: decide in one step: accepted (with its version) or refused (values removed).
     status = "refused" if any(f.severity == ERROR for f in findings) else "accepted"
     version = None

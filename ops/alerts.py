@@ -229,3 +229,17 @@ def quality_warnings_alert(summary: dict, dag_id: str | None = None, run_id: str
                  title=f"{summary.get('stage')} audit: {len(warnings)} warning expectation(s) not met",
                  text="\n".join(str(w) for w in warnings[:50]), dag_id=dag_id, run_id=run_id,
                  periods=list(periods or []), details={"gx_run_id": summary.get("run_id")})
+
+
+def notify_quality_warnings(summary: dict, dag_id: str | None = None, run_id: str | None = None,
+                            periods: list[str] | None = None) -> dict[str, str] | None:
+    """Send the warning-level alert of a gate that passed with warnings. A sink that is down does not
+    fail the build that passed its gate: the failed delivery is logged and kept in the alerts record."""
+    alert = quality_warnings_alert(summary, dag_id, run_id, periods)
+    if alert is None:
+        return None
+    try:
+        return send(alert)
+    except AlertDeliveryError as exc:
+        log.error("quality warning alert not delivered (the gate passed, the build goes on): %s", exc)
+        return None

@@ -55,6 +55,28 @@ def migrate_metadata_db() -> None:
     subprocess.run([_airflow_bin(), "db", "migrate"], env=_env(), check=True, stdout=subprocess.DEVNULL)
 
 
+def prepare() -> None:
+    """Settings applied, metadata database migrated, and this process's Airflow using both."""
+    migrate_metadata_db()
+    _check_settings()
+
+
+def _check_settings() -> None:
+    """Airflow reads its settings once per process, at its first import: make sure that was after ours."""
+    from airflow import settings
+
+    wanted = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    actual = settings.SQL_ALCHEMY_CONN
+    if wanted and actual and actual != wanted:
+        import re
+
+        def hide(url: str) -> str:
+            return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)
+
+        raise RunFailed(f"Airflow in this process uses {hide(actual)}, not {hide(wanted)}: it was imported "
+                        "before core.airflow_env.apply() (apply it first)")
+
+
 _BAG: list = []
 
 
@@ -64,6 +86,7 @@ def dagbag():
         airflow_env.apply()
         from airflow.dag_processing.dagbag import DagBag
 
+        _check_settings()
         bag = DagBag(dag_folder=str(config.PROJECT_DIR / "dags"))
         if bag.import_errors:
             raise RunFailed(f"DAG import errors: {bag.import_errors}")
@@ -73,7 +96,7 @@ def dagbag():
 
 def run_test(dag_id: str, conf: dict | None = None, **kwargs) -> RunOutcome:
     """One run of `dag_id` in this process (dag.test); kwargs go to dag.test (e.g. logical_date)."""
-    migrate_metadata_db()
+    prepare()
     dag = dagbag().get_dag(dag_id)
     if dag is None:
         raise RunFailed(f"no such DAG: {dag_id}")

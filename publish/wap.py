@@ -220,8 +220,10 @@ def publish_to_target(url: str | None = None) -> dict:
 
     url = url or config.publish_url()
     with connect() as conn:
+        from expectations.publication import publication_gate
+
         result = publish(url, conn, dbt_invocation_id=_last_dbt_invocation(), gx_run_id=_last_gx_run(),
-                         keep=config.publish_keep_versions())
+                         keep=config.publish_keep_versions(), audits=[publication_gate])
     return {"version": result.version, "created": result.created, "url": url,
             "files": len(result.files), "rows": sum(f["rows"] for f in result.files),
             "missing_datasets": result.missing_datasets}

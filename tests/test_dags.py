@@ -26,9 +26,9 @@ LAST = "2016Q4"  # the quarter whose cycle is timed
 @pytest.fixture(scope="module")
 def airflow(runtime_dirs):
     """Airflow configured for this test run (SQLite metadata in the runtime folder), migrated."""
-    from ops.runs import dagbag, migrate_metadata_db
+    from ops.runs import dagbag, prepare
 
-    migrate_metadata_db()
+    prepare()
     return dagbag()
 
 

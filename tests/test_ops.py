@@ -54,11 +54,13 @@ def test_usage_errors_exit_2(capsys):
     assert exc.value.code == 2
 
 
-def test_rebuild_runs_dbt_with_full_refresh(monkeypatch):
+def test_rebuild_runs_dbt_with_full_refresh(monkeypatch, runtime_dirs):
     """The warehouse_build DAG's dbt task passes the full_refresh param on to dbt."""
     import runpy
 
-    from core import config
+    from core import airflow_env, config
+
+    airflow_env.apply()  # before Airflow is first imported: its settings are read once per process
 
     calls = []
     monkeypatch.setattr("core.dbt.run_dbt_or_raise", lambda args: calls.append(args) or {})

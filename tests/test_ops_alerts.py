@@ -127,6 +127,18 @@ def test_a_failing_sink_does_not_stop_the_others_and_is_reported(sinks):
     assert _records()[-1]["deliveries"]["webhook"].startswith("failed: HTTPError")
 
 
+def test_quality_warnings_alert_the_team_without_failing_the_build(sinks):
+    _, posts, status = sinks
+    summary = {"stage": "warehouse", "run_id": "gx-1", "warnings": ["fct_town_quarter_indicators: tier null"]}
+    assert alerts.notify_quality_warnings({"stage": "raw", "warnings": []}) is None  # nothing to say
+    assert alerts.notify_quality_warnings(summary, "warehouse_build", "r1", ["2016Q3"]) == {
+        "webhook": "HTTP 200", "email": "sent to 2"}
+    assert posts[-1]["json"]["kind"] == "quality.warning" and posts[-1]["json"]["severity"] == "warning"
+    status["code"] = 503
+    assert alerts.notify_quality_warnings(summary) is None  # logged and recorded, not raised
+    assert _records()[-1]["deliveries"]["webhook"].startswith("failed")
+
+
 def test_no_sink_configured_still_records_the_alert(runtime_dirs, monkeypatch):
     for name in ("TWOTOWNS_ALERT_SMTP_URL", "TWOTOWNS_ALERT_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -174,9 +186,9 @@ def test_failed_tasks_in_an_airflow_run_alert_the_team(sinks, tmp_path):
     """A real dag.test() run: a critical quality failure is not retried and is raised as
     quality.critical; an ordinary failure as task.failed; both through on_failure_callback."""
     mails, posts, _ = sinks
-    from ops.runs import migrate_metadata_db
+    from ops.runs import prepare
 
-    migrate_metadata_db()
+    prepare()
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils.session import create_session
