@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-fast lint bench warehouse-up warehouse-down warehouse-url airflow-standalone \
+.PHONY: install demo test test-distributed test-fast lint bench warehouse-up warehouse-down warehouse-url airflow-standalone \
         samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
 
 install: $(STAMP)
@@ -27,8 +27,11 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
+test-distributed: install  # the Celery run on two workers against a local Redis (needs redis-server)
+	$(PY) -m pytest -q -m distributed tests/test_celery.py
+
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not distributed"
 
 lint: install
 	.venv/bin/ruff check .
