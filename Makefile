@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-distributed test-fast lint bench warehouse-up warehouse-down warehouse-url airflow-standalone \
+.PHONY: install demo test test-distributed test-fast lint bench bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
         samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
 
 install: $(STAMP)
@@ -27,7 +27,7 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
-test-distributed: install  # the Celery run on two workers against a local Redis (needs redis-server)
+test-distributed: install  # only the Celery run on two workers against a local Redis (needs redis-server)
 	$(PY) -m pytest -q -m distributed tests/test_celery.py
 
 test-fast: install
@@ -39,6 +39,9 @@ lint: install
 bench: install
 	$(PY) -m scripts.bench
 	$(PY) -m expectations.bench --factor 100
+
+bench-dbt-airflow: install  # one dbt build task against Cosmos, both through Airflow (~7 min)
+	$(PY) -m scripts.bench_dbt_airflow
 
 samples: install
 	$(PY) -m samplegen --out data/sample

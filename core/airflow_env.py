@@ -42,6 +42,32 @@ def apply(home: Path | None = None) -> dict[str, str]:
     return env
 
 
+_PARSE = """
+import json, runpy, sys, time
+import airflow.sdk
+before = set(sys.modules)
+t = time.perf_counter()
+runpy.run_path(sys.argv[1])
+seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds, "imported": sorted({m.split(".")[0] for m in set(sys.modules) - before})}))
+"""
+
+
+def dag_file_parse(path: Path, rounds: int = 3) -> dict:
+    """How long a DAG file takes to parse, as the dag-processor sees it: in a fresh process that
+    has imported `airflow.sdk` already. Best of `rounds`; also the top-level packages the file
+    imported (beyond what `airflow.sdk` had loaded). {"seconds": s, "imported": [...]}"""
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, **airflow_env()}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _PARSE, str(path)], env=env, check=True,
+                                      capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            for _ in range(rounds)]
+    return {"seconds": min(r["seconds"] for r in runs), "imported": runs[0]["imported"]}
+
+
 def worker_hostname() -> str:
     """`[core] hostname_callable`: the name a task instance records as its host.
 

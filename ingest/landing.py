@@ -162,7 +162,7 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audi
             "from landing.submissions where file_sha256 = %s", (sha,)).fetchone()
         if first is not None and first[6] == "pending":
             # an earlier attempt died between loading and deciding: it was never current; start over
-            _forget(conn, first[0])
+            forget_submission(conn, first[0])
             first = None
     if first is not None:
         # Byte-identical to a file already received: a no-op. The county still gets an answer.
@@ -225,7 +225,10 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audi
                         missing_forms=missing)
 
 
-def _forget(conn, sid: int) -> None:
+def forget_submission(conn, sid: int) -> None:
+    """Remove one submission's rows (values, findings, the submission) so that its file can be
+    processed again. The file itself stays: its bytes in the archive, its row in `landing.files`.
+    Call it inside the transaction that decides what replaces it."""
     for table in ("raw.report_values", "landing.findings", "landing.submissions"):
         conn.execute(f"delete from {table} where submission_id = %s", (sid,))  # table names are constants
 

@@ -46,7 +46,8 @@ def _archived_file(item: dict) -> Path:
 def reprocess(county_code: str, period_text: str) -> dict:
     """Validate and load again every file of (county, period); return what became of each."""
     from core.warehouse import connect
-    from ingest.landing import _forget, ensure_schema, submit
+    from expectations.submission import audit_submission
+    from ingest.landing import ensure_schema, forget_submission, submit
 
     period = parse_period(period_text)
     path = plan_path(county_code, period)
@@ -75,9 +76,10 @@ def reprocess(county_code: str, period_text: str) -> dict:
                 row = conn.execute("select submission_id from landing.submissions where file_sha256 = %s",
                                    (item["file_sha256"],)).fetchone()
                 if row:
-                    _forget(conn, row[0])
+                    forget_submission(conn, row[0])
             result = submit(archived, file_name=item["file_name"],
-                            received_at=datetime.fromisoformat(item["received_at"]), conn=conn)
+                            received_at=datetime.fromisoformat(item["received_at"]), conn=conn,
+                            audit=audit_submission)  # the same decision as the inbox's
             outcomes.append({"file_name": item["file_name"], "file_sha256": item["file_sha256"],
                              "before": item["status_before"], "after": result.status,
                              "version": result.version, "rows_loaded": result.rows_loaded,

@@ -3,7 +3,8 @@
 1. generate the sample reports (deterministic) and drop them into the inbox
    (keeping their simulated receipt times);
 2. run the DAGs with `dag.test()` (SQLite metadata under .airflow/):
-   county_reports → warehouse_build → nightly_publish → quarterly_bulletin;
+   county_reports → warehouse_build → nightly_publish → quarterly_bulletin, and
+   deadline_reminders for the last sample quarter (2016Q4);
 3. print what happened.
 
 Re-running it is safe: the same files are recognised as duplicates, the warehouse
@@ -22,7 +23,9 @@ from pathlib import Path
 
 from core import airflow_env, config
 
-DAG_ORDER = ("county_reports", "warehouse_build", "nightly_publish", "quarterly_bulletin")
+# (dag_id, run conf): the reminders are for the last sample quarter, whose deadline has long passed
+DAG_ORDER = (("county_reports", None), ("warehouse_build", None), ("nightly_publish", None),
+             ("quarterly_bulletin", None), ("deadline_reminders", {"period": "2016Q4"}))
 
 
 def stage_samples() -> list[Path]:
@@ -65,9 +68,9 @@ def run_dags(log_path: Path) -> dict[str, tuple[str, float]]:
         handler = logging.StreamHandler(log)
         logging.getLogger().addHandler(handler)
         try:
-            for dag_id in DAG_ORDER:
+            for dag_id, conf in DAG_ORDER:
                 start = time.monotonic()
-                run = bag.get_dag(dag_id).test()
+                run = bag.get_dag(dag_id).test(run_conf=conf)
                 states[dag_id] = (str(getattr(run.state, "value", run.state)), time.monotonic() - start)
         finally:
             logging.getLogger().removeHandler(handler)
@@ -156,7 +159,16 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
         "file://") else []
     for b in bulletins:
         print(f"  bulletin: {b}")
-    print(f"\nfeedback to counties: {config.outbox_dir()}")
+    from ops.reminders import status_report_path
+
+    status = status_report_path("2016Q4")
+    if status.exists():
+        report = json.loads(status.read_text(encoding="utf-8"))
+        print(f"\n=== Deadline {report['period']} ({report['deadline']}) ===")
+        for state, counties in sorted(report["by_status"].items()):
+            print(f"  {state:12} {', '.join(counties)}")
+        print(f"  (status report: {status})")
+    print(f"\nfeedback and reminders to counties: {config.outbox_dir()}")
     print("demo " + ("OK" if ok else "FAILED"))
     return ok
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -65,20 +62,49 @@ def test_assets_connect_ingest_to_the_warehouse_to_the_publication(airflow):
     assert receive.max_active_tis_per_dag == 1  # files oldest first, one at a time
 
 
+HEAVY = ("great_expectations", "dbt", "cosmos", "pandas", "pyarrow", "psycopg", "openpyxl", "python_calamine",
+         "xlrd", "fsspec", "s3fs")
+
+
 def test_dag_files_parse_fast():
-    """Nothing heavy at import time: each DAG file parses in well under a second (in a fresh process,
-    after `import airflow.sdk`, best of three). The times are printed."""
-    code = ("import time, runpy, sys; t = time.perf_counter(); runpy.run_path(sys.argv[1]); "
-            "print(time.perf_counter() - t)")
-    env = {**os.environ, **airflow_env.airflow_env()}
+    """Nothing heavy at import time: a DAG file, parsed in a fresh process after `import airflow.sdk`
+    (what the dag-processor has loaded already), imports none of the heavy libraries (they are
+    imported inside the tasks) and parses in well under a second. Best of three; the times are printed."""
     times = {}
     for path in sorted((config.PROJECT_DIR / "dags").glob("*.py")):
-        runs = [float(subprocess.run([sys.executable, "-c", "import airflow.sdk; " + code, str(path)], env=env,
-                                     check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-                for _ in range(3)]
-        times[path.name] = min(runs)
+        parsed = airflow_env.dag_file_parse(path)
+        heavy = sorted(set(parsed["imported"]) & set(HEAVY))
+        assert not heavy, f"{path.name} imports {heavy} at parse time"
+        times[path.name] = parsed["seconds"]
     print("\nDAG file parse times (s):", {k: round(v, 3) for k, v in times.items()})
-    assert all(t < 0.5 for t in times.values()), times
+    assert all(t < 1.0 for t in times.values()), times
+
+
+def test_the_cosmos_alternative_renders_every_dbt_node(airflow, warehouse):
+    """The comparison behind "one dbt build task" (make bench-dbt-airflow) stays runnable: Cosmos
+    renders the project from the manifest, one build task (with its tests and unit tests) per
+    model, seed and snapshot, wired as dbt's graph; the single-task DAG is one task."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from core.dbt import run_dbt, target_dir
+
+    assert run_dbt(["parse"], quiet=True).success
+    manifest = json.loads((target_dir() / "manifest.json").read_text())
+    nodes = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] in ("model", "seed", "snapshot")}
+
+    def task_id(node: dict) -> str:
+        return f"dbt.{node['name']}_{node['resource_type']}_build"
+
+    bag = DagBag(dag_folder=str(config.PROJECT_DIR / "scripts" / "dbt_in_airflow"))
+    assert bag.import_errors == {}
+    assert [t.task_id for t in bag.get_dag("dbt_single_task").tasks] == ["dbt_build"]
+    cosmos = bag.get_dag("dbt_cosmos")
+    assert {t.task_id for t in cosmos.tasks} == {task_id(n) for n in nodes.values()}
+    for node in nodes.values():
+        task = cosmos.get_task(task_id(node))
+        assert type(task).__name__ == "DbtBuildLocalOperator"
+        parents = {task_id(nodes[p]) for p in node.get("depends_on", {}).get("nodes", []) if p in nodes}
+        assert parents <= task.upstream_task_ids, (node["name"], parents - task.upstream_task_ids)
 
 
 def _xcom(run, task_id: str):

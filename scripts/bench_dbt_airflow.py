@@ -1,0 +1,163 @@
+"""`make bench-dbt-airflow`: the dbt project in Airflow, one `dbt build` task against Cosmos.
+
+On the sample reports, in a scratch database on the warehouse server (dropped after):
+the reports are landed, `dbt parse` writes the manifest, then both DAGs of
+scripts/dbt_in_airflow/ are parsed (fresh process, best of three) and run with
+`dag.test()` on the same warehouse state:
+
+    one task (warm-up: creates every relation) -> Cosmos -> one task (measured)
+
+Prints tasks, parse time and run time of each and the ratios; `--json` prints one object.
+This is the measurement behind the choice in README.md, "dbt in Airflow". ~6-8 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from core import config
+
+DAG_DIR = config.PROJECT_DIR / "scripts" / "dbt_in_airflow"
+FILES = {"dbt_single_task": DAG_DIR / "dbt_single_task.py", "dbt_cosmos": DAG_DIR / "dbt_cosmos.py"}
+
+
+def _scratch_database(suffix: str) -> tuple[str, dict]:
+    import psycopg
+
+    from core.warehouse import conn_params, warehouse_url
+
+    base = warehouse_url()
+    p = conn_params(base)
+    dbname = f"{p.dbname}_{suffix}"
+    admin = {**p.libpq(), "dbname": "postgres"}
+    with psycopg.connect(**admin, autocommit=True) as c:
+        c.execute(f'drop database if exists "{dbname}" with (force)')
+        c.execute(f'create database "{dbname}"')
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/{dbname}")), admin
+
+
+def _drop(admin: dict, url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from core.warehouse import conn_params
+
+    dbname = conn_params(url).dbname
+    with psycopg.connect(**admin, autocommit=True) as c:
+        c.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        c.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(f"{dbname}_bi_reader")))
+
+
+def _land_samples(work: Path) -> int:
+    from ingest.landing import submit
+    from samplegen import EXPECTED_FILE, generate
+
+    sample = work / "sample"
+    generate(sample)
+    expected = json.loads((sample / EXPECTED_FILE).read_text(encoding="utf-8"))
+    accepted = 0
+    for e in sorted(expected, key=lambda e: (sample / e["file"]).stat().st_mtime):
+        accepted += submit(sample / e["file"], write_feedback=False).status == "accepted"
+    return accepted
+
+
+def _run(bag, dag_id: str, log) -> dict:
+    dag = bag.get_dag(dag_id)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        run = dag.test()
+    seconds = time.perf_counter() - start
+    state = str(getattr(run.state, "value", run.state))
+    if state != "success":
+        raise SystemExit(f"{dag_id} ended {state}: see {log.name}")
+    return {"tasks": len(dag.tasks), "run_s": round(seconds, 1)}
+
+
+def measure(work: Path) -> dict:
+    os.environ.update({
+        "AIRFLOW_HOME": str(work / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_DIR),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "DBT_TARGET_PATH": str(work / "dbt_target"),
+        "DBT_LOG_PATH": str(work / "dbt_logs"),
+        "TWOTOWNS_VAR_DIR": str(work / "var"),
+    })
+    url, admin = _scratch_database("bench_dbt_airflow")
+    os.environ["WAREHOUSE_URL"] = url
+    try:
+        from core import airflow_env
+        from core.dbt import dbt_env, run_dbt
+        from ingest.landing import ensure_schema
+        from ops.runs import prepare
+
+        os.environ.update(dbt_env(url))
+        from core.warehouse import connect
+
+        with connect() as conn:
+            ensure_schema(conn)
+        reports = _land_samples(work)
+        if not run_dbt(["parse"], quiet=True).success:  # the manifest Cosmos renders from
+            raise SystemExit("dbt parse failed")
+        parse = {dag_id: airflow_env.dag_file_parse(path) for dag_id, path in FILES.items()}
+
+        airflow_env.apply()
+        prepare()
+        from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(DAG_DIR))
+        if bag.import_errors:
+            raise SystemExit(f"import errors: {bag.import_errors}")
+        logging.getLogger("cosmos").setLevel(logging.ERROR)  # one warning per asset URI otherwise
+        log_path = work / "airflow-runs.log"
+        with open(log_path, "w") as log:
+            handler = logging.StreamHandler(log)
+            logging.getLogger().addHandler(handler)
+            try:
+                warm = _run(bag, "dbt_single_task", log)
+                cosmos = _run(bag, "dbt_cosmos", log)
+                single = _run(bag, "dbt_single_task", log)
+            finally:
+                logging.getLogger().removeHandler(handler)
+    finally:
+        _drop(admin, url)
+    result = {"reports": reports, "warm_up_run_s": warm["run_s"]}
+    for name, r in (("dbt_single_task", single), ("dbt_cosmos", cosmos)):
+        result[name] = {**r, "parse_s": round(parse[name]["seconds"], 3),
+                        "imported_at_parse": [m for m in parse[name]["imported"] if m in ("cosmos", "dbt")]}
+    result["run_ratio"] = round(cosmos["run_s"] / single["run_s"], 2)
+    result["parse_ratio"] = round(parse["dbt_cosmos"]["seconds"] / parse["dbt_single_task"]["seconds"], 1)
+    result["seconds_per_cosmos_task"] = round(cosmos["run_s"] / cosmos["tasks"], 2)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as d:
+        result = measure(Path(d))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"dbt in Airflow, {result['reports']} sample reports landed, same warehouse state, dag.test():")
+    print(f"  {'':18} {'tasks':>5} {'parse s':>8} {'run s':>7}")
+    for name in ("dbt_single_task", "dbt_cosmos"):
+        r = result[name]
+        print(f"  {name:18} {r['tasks']:5} {r['parse_s']:8.3f} {r['run_s']:7.1f}")
+    print(f"  Cosmos / one task: run {result['run_ratio']}x, parse {result['parse_ratio']}x; "
+          f"{result['seconds_per_cosmos_task']} s per Cosmos task (warm-up build {result['warm_up_run_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
