@@ -7,6 +7,7 @@ import json
 import re
 
 import jsonschema
+import pytest
 import yaml
 
 from core.config import PROJECT_DIR
@@ -19,8 +20,6 @@ def _compose() -> dict:
 
 
 def test_compose_file_follows_the_compose_specification():
-    import pytest
-
     if not SCHEMA.exists():
         pytest.skip("shared/vendor/compose-spec.schema.json is not beside the project")
     jsonschema.validate(_compose(), json.loads(SCHEMA.read_text()))
@@ -81,3 +80,57 @@ def test_every_variable_the_compose_file_reads_is_documented_in_env_example():
     assert used <= documented, sorted(used - documented)
     assert all(not line.split("=", 1)[1] for line in (PROJECT_DIR / ".env.example").read_text().splitlines()
                if re.match(r"[A-Z_]*(PASSWORD|SECRET|FERNET_KEY|ACCESS_KEY)[A-Z_]*=", line)), "no secret values"
+
+
+def test_the_platform_connects_to_the_warehouse_as_its_owner_role_not_the_superuser():
+    services = _compose()["services"]
+    superuser = services["warehouse"]["environment"]["POSTGRES_USER"]
+    url = services["airflow-worker"]["environment"]["WAREHOUSE_URL"]
+    assert url.startswith("postgresql://twotowns:") and superuser != "twotowns"
+    assert "./docker/warehouse-init.sh:/docker-entrypoint-initdb.d/10-twotowns.sh:ro" in services["warehouse"]["volumes"]
+    for name, service in services.items():  # nothing but the warehouse itself knows the superuser's password
+        text = json.dumps(service.get("environment", {}))
+        assert "WAREHOUSE_ADMIN_PASSWORD" not in text or name == "warehouse", name
+
+
+@pytest.mark.integration
+def test_warehouse_init_script_creates_a_least_privilege_owner(warehouse):
+    """docker/warehouse-init.sh for real, with psql, on the embedded server (as its owner role,
+    which may create roles: the container runs it as the superuser). A password full of quotes
+    and semicolons stays a password."""
+    import os
+    import subprocess
+
+    import psycopg
+    from psycopg import sql
+
+    from core.warehouse import _bin, conn_params
+
+    p = conn_params(warehouse)
+    owner, db, password = f"{p.dbname}_owner", f"{p.dbname}_owner_db", "pa'ss\"wo;rd$(x) drop role x;"
+    env = {**os.environ, "PATH": f"{_bin('psql').parent}{os.pathsep}{os.environ['PATH']}", "PGHOST": p.host,
+           "PGPORT": str(p.port), "PGUSER": p.user, "PGPASSWORD": p.password, "POSTGRES_DB": p.dbname,
+           "TWOTOWNS_DB_USER": owner, "TWOTOWNS_DB_NAME": db, "TWOTOWNS_DB_PASSWORD": password,
+           # a superuser needs no membership to hand a database to a role; the test's owner role does
+           "PGOPTIONS": "-c createrole_self_grant=set,inherit"}
+    admin = psycopg.connect(**p.libpq(), autocommit=True)
+    try:
+        done = subprocess.run(["sh", str(PROJECT_DIR / "docker" / "warehouse-init.sh")], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        with psycopg.connect(host=p.host, port=p.port, user=owner, password=password, dbname=db,
+                             autocommit=True) as conn:
+            role = conn.execute("select rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
+                                "from pg_roles where rolname = current_user").fetchone()
+            assert role == (False, True, False, False, False)
+            assert conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = current_database()"
+                                ).fetchone()[0] == owner
+            conn.execute("create schema marts")  # it owns its database
+            acl = conn.execute("select datacl::text from pg_database where datname = current_database()").fetchone()[0]
+            assert not any(item.startswith("=") for item in acl.strip("{}").split(",")), acl  # nothing for PUBLIC
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("create database should_not_exist")
+    finally:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(db)))
+        admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(owner)))
+        admin.close()
