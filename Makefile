@@ -4,6 +4,7 @@
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
+BENCHLIBS := .venv/bench-libs
 export PYTHONPATH := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
@@ -11,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 .PHONY: install demo test test-distributed test-fast lint bench bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
         samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
 
-install: $(STAMP)
+install: $(STAMP) $(BENCHLIBS)/.installed
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3.11 -m venv .venv
@@ -20,6 +21,12 @@ $(STAMP): requirements.txt pyproject.toml
 	# the project's packages importable from anywhere (Airflow tasks, dbt, tests): a .pth, as an editable install would
 	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'twotowns.pth').write_text('$(CURDIR)\n')"
 	touch $(STAMP)
+
+# Cosmos, for the dbt-in-Airflow comparison only: beside the venv, on the path of that comparison alone
+$(BENCHLIBS)/.installed: requirements-bench.txt $(STAMP)
+	rm -rf $(BENCHLIBS)
+	$(PIP) install --quiet --no-deps --target $(BENCHLIBS) -r requirements-bench.txt
+	touch $@
 
 demo: install
 	$(PY) -m scripts.demo

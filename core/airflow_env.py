@@ -27,8 +27,6 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "twotowns",
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",
-        # Cosmos is installed (its plugin loads in every Airflow process): no usage telemetry to outside hosts
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_DIR), os.environ.get("PYTHONPATH", "")) if p),
     }
 

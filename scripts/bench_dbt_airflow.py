@@ -9,6 +9,10 @@ scripts/dbt_in_airflow/ are parsed (fresh process, best of three) and run with
 
 Prints tasks, parse time and run time of each and the ratios; `--json` prints one object.
 This is the measurement behind the choice in README.md, "dbt in Airflow". ~6-8 minutes.
+
+`--render` only renders both DAGs from the manifest in DBT_TARGET_PATH and prints their
+tasks and upstream tasks as JSON (tests/test_dags.py checks them against the manifest).
+Cosmos comes from .venv/bench-libs (see scripts/dbt_in_airflow/__init__.py).
 """
 
 from __future__ import annotations
@@ -24,9 +28,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from core import config
+from scripts.dbt_in_airflow import DAG_DIR, use_cosmos
 
-DAG_DIR = config.PROJECT_DIR / "scripts" / "dbt_in_airflow"
 FILES = {"dbt_single_task": DAG_DIR / "dbt_single_task.py", "dbt_cosmos": DAG_DIR / "dbt_cosmos.py"}
 
 
@@ -83,6 +86,25 @@ def _run(bag, dag_id: str, log) -> dict:
     return {"tasks": len(dag.tasks), "run_s": round(seconds, 1)}
 
 
+def _dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_DIR))
+    if bag.import_errors:
+        raise SystemExit(f"import errors: {bag.import_errors}")
+    return bag
+
+
+def render() -> dict[str, dict[str, dict]]:
+    """Both DAGs as rendered: {dag_id: {task_id: {"operator": class name, "upstream": [task ids]}}}."""
+    from core import airflow_env
+
+    airflow_env.apply()
+    bag = _dagbag()
+    return {dag_id: {t.task_id: {"operator": type(t).__name__, "upstream": sorted(t.upstream_task_ids)}
+                     for t in bag.get_dag(dag_id).tasks} for dag_id in FILES}
+
+
 def measure(work: Path) -> dict:
     os.environ.update({
         "AIRFLOW_HOME": str(work / "airflow"),
@@ -112,11 +134,7 @@ def measure(work: Path) -> dict:
 
         airflow_env.apply()
         prepare()
-        from airflow.dag_processing.dagbag import DagBag
-
-        bag = DagBag(dag_folder=str(DAG_DIR))
-        if bag.import_errors:
-            raise SystemExit(f"import errors: {bag.import_errors}")
+        bag = _dagbag()
         logging.getLogger("cosmos").setLevel(logging.ERROR)  # one warning per asset URI otherwise
         log_path = work / "airflow-runs.log"
         with open(log_path, "w") as log:
@@ -143,7 +161,12 @@ def measure(work: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--render", action="store_true", help="only render both DAGs; print their tasks as JSON")
     args = parser.parse_args(argv)
+    use_cosmos()
+    if args.render:
+        print(json.dumps(render()))
+        return 0
     with tempfile.TemporaryDirectory() as d:
         result = measure(Path(d))
     if args.json:

@@ -141,9 +141,13 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
         if path.exists():
             doc = json.loads(path.read_text())
             n = sum(len(s["expectations"]) for s in doc["suites"])
-            failed = sum(1 for s in doc["suites"] for e in s["expectations"] if not e["success"])
+            failed = [e for s in doc["suites"] for e in s["expectations"] if not e["success"]]
+            by_severity = ", ".join(f"{sum(e['severity'] == sev for e in failed)} {sev}"
+                                    for sev in ("critical", "warning", "info") if any(e["severity"] == sev for e in failed))
             print(f"  {stage:10} {'PASS' if doc['success'] else 'FAIL'}: {len(doc['suites'])} suites, "
-                  f"{n} expectations, {failed} not met")
+                  f"{n} expectations, {len(failed)} not met" + (f" ({by_severity})" if failed else ""))
+            for e in failed:
+                print(f"    {e['severity']:8} {e.get('description') or e['type']}: {e.get('unexpected_count')}")
 
     url = config.publish_url()
     manifest = read_latest(url)

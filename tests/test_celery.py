@@ -135,7 +135,6 @@ def stack(tmp_path, warehouse):
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "airflow" / "logs"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "WAREHOUSE_URL": warehouse,
         "TWOTOWNS_VAR_DIR": str(tmp_path / "var"),
