@@ -21,7 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from core.config import PROJECT_DIR
 
@@ -80,6 +80,34 @@ def connect(url: str | None = None, **kwargs):
     import psycopg
 
     return psycopg.connect(**conn_params(url).libpq(), **kwargs)
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server and credentials, another database."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
+
+
+def fresh_database(suffix: str, base_url: str | None = None) -> str:
+    """An empty database `<name>_<suffix>` on the warehouse's server (dropped first if it
+    exists): for tests, benchmarks and scratch builds. Returns its URL."""
+    from psycopg import sql
+
+    base = base_url or warehouse_url()
+    dbname = f"{conn_params(base).dbname}_{suffix}"
+    with connect(with_database(base, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+    return with_database(base, dbname)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database made by fresh_database(), and the BI reader role dbt made for it."""
+    from psycopg import sql
+
+    dbname = conn_params(url).dbname
+    with connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(f"{dbname}_bi_reader")))
 
 
 # --------------------------------------------------------------------------- embedded server

@@ -29,21 +29,11 @@ from pathlib import Path
 
 
 def _scratch_database() -> str:
-    import psycopg
-
-    from core.warehouse import conn_params, warehouse_url
+    from core.warehouse import connect, fresh_database
     from ingest.landing import ensure_schema
 
-    base = warehouse_url()
-    p = conn_params(base)
-    name = f"{p.dbname}_gxbench"
-    with psycopg.connect(**{**p.libpq(), "dbname": "postgres"}, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')  # our own scratch name
-        conn.execute(f'create database "{name}"')
-    from urllib.parse import urlsplit, urlunsplit
-
-    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    with psycopg.connect(**conn_params(url).libpq(), autocommit=True) as conn:
+    url = fresh_database("gxbench")
+    with connect(url, autocommit=True) as conn:
         ensure_schema(conn)
     return url
 

@@ -46,14 +46,19 @@ def summary(outcome, path: Path | None = None) -> dict:
     }
 
 
+def decide(outcome, what: str) -> dict:
+    """Keep the outcome's report; raise QualityGateFailed (naming `what`, the failed checks, the
+    report and the Data Docs) if a critical expectation failed; else return the summary."""
+    path = write_report(outcome)
+    doc = summary(outcome, path)
+    if not outcome.success:
+        raise QualityGateFailed(f"{what} failed: {'; '.join(doc['critical_failures'])} "
+                                f"(report: {path}; Data Docs: {outcome.docs_url})")
+    return doc
+
+
 def run_gate(stage: str, url: str | None = None) -> dict:
     """Run the stage's suites; write the outcome to var/quality/<stage>.json; raise if a critical one failed."""
     from expectations.runner import run_stage
 
-    outcome = run_stage(stage, url)
-    path = write_report(outcome)
-    doc = summary(outcome, path)
-    if not outcome.success:
-        raise QualityGateFailed(f"{stage} audit failed: {'; '.join(doc['critical_failures'])} "
-                                f"(report: {path}; Data Docs: {outcome.docs_url})")
-    return doc
+    return decide(run_stage(stage, url), f"{stage} audit")

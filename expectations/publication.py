@@ -226,12 +226,6 @@ def publication_gate(version_url: str, manifest: dict, conn) -> dict:
     """The publication audit as a gate for publish.wap.publish(..., audits=[publication_gate]):
     writes var/quality/publication.json and raises QualityGateFailed on a critical failure,
     which stops the publication before LATEST moves."""
-    from expectations.gate import QualityGateFailed, summary, write_report
+    from expectations.gate import decide
 
-    outcome = audit_publication(version_url, manifest, conn)
-    path = write_report(outcome)
-    doc = summary(outcome, path)
-    if not outcome.success:
-        raise QualityGateFailed(f"publication audit of {manifest.get('version')} failed: "
-                                f"{'; '.join(doc['critical_failures'])} (report: {path}; Data Docs: {outcome.docs_url})")
-    return doc
+    return decide(audit_publication(version_url, manifest, conn), f"publication audit of {manifest.get('version')}")

@@ -52,21 +52,14 @@ def bench_parse(sample: Path, expected: list[dict], work: Path) -> dict[str, dic
 
 
 def bench_load(sample: Path, expected: list[dict]) -> dict:
-    import psycopg
-
-    from core.warehouse import conn_params, warehouse_url
+    from core.warehouse import connect, drop_database, fresh_database
     from ingest.landing import _copy_values, _insert_submission, _renumber_versions, ensure_schema
     from ingest.parse import parse_report
 
-    base = conn_params(warehouse_url())
-    dbname = f"{base.dbname}_bench"
-    admin = {**base.libpq(), "dbname": "postgres"}
-    with psycopg.connect(**admin, autocommit=True) as c:
-        c.execute(f'drop database if exists "{dbname}" with (force)')
-        c.execute(f'create database "{dbname}"')
+    url = fresh_database("bench")
     try:
         reports = [(e, parse_report(sample / e["file"])) for e in expected if e["expected_status"] == "accepted"]
-        with psycopg.connect(**{**base.libpq(), "dbname": dbname}, autocommit=True) as conn:
+        with connect(url, autocommit=True) as conn:
             ensure_schema(conn)
             sha = "0" * 64
             conn.execute("insert into landing.files values (%s, 0, '-', now())", (sha,))
@@ -98,8 +91,7 @@ def bench_load(sample: Path, expected: list[dict]) -> dict:
                                         v.indicator, v.value, sha, v.sheet, v.cell))
             bare = time.perf_counter() - start
     finally:
-        with psycopg.connect(**admin, autocommit=True) as c:
-            c.execute(f'drop database if exists "{dbname}" with (force)')
+        drop_database(url)
     return {"reports": len(reports), "values": n, "landing_s": ours, "bare_copy_s": bare,
             "landing_values_per_s": n / ours, "bare_values_per_s": n / bare, "ratio": ours / bare}
 

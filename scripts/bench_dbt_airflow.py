@@ -26,52 +26,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from scripts.dbt_in_airflow import DAG_DIR, use_cosmos
 
 FILES = {"dbt_single_task": DAG_DIR / "dbt_single_task.py", "dbt_cosmos": DAG_DIR / "dbt_cosmos.py"}
 
 
-def _scratch_database(suffix: str) -> tuple[str, dict]:
-    import psycopg
-
-    from core.warehouse import conn_params, warehouse_url
-
-    base = warehouse_url()
-    p = conn_params(base)
-    dbname = f"{p.dbname}_{suffix}"
-    admin = {**p.libpq(), "dbname": "postgres"}
-    with psycopg.connect(**admin, autocommit=True) as c:
-        c.execute(f'drop database if exists "{dbname}" with (force)')
-        c.execute(f'create database "{dbname}"')
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{dbname}")), admin
-
-
-def _drop(admin: dict, url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    from core.warehouse import conn_params
-
-    dbname = conn_params(url).dbname
-    with psycopg.connect(**admin, autocommit=True) as c:
-        c.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
-        c.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(f"{dbname}_bi_reader")))
-
-
 def _land_samples(work: Path) -> int:
+    """The sample reports, oldest receipt first (as the inbox takes them); how many were accepted."""
     from ingest.landing import submit
-    from samplegen import EXPECTED_FILE, generate
+    from samplegen import generate
 
-    sample = work / "sample"
-    generate(sample)
-    expected = json.loads((sample / EXPECTED_FILE).read_text(encoding="utf-8"))
-    accepted = 0
-    for e in sorted(expected, key=lambda e: (sample / e["file"]).stat().st_mtime):
-        accepted += submit(sample / e["file"], write_feedback=False).status == "accepted"
-    return accepted
+    files = sorted(generate(work / "sample"), key=lambda f: f.received_at)
+    return sum(submit(f.path, write_feedback=False).status == "accepted" for f in files)
 
 
 def _run(bag, dag_id: str, log) -> dict:
@@ -114,7 +81,9 @@ def measure(work: Path) -> dict:
         "DBT_LOG_PATH": str(work / "dbt_logs"),
         "TWOTOWNS_VAR_DIR": str(work / "var"),
     })
-    url, admin = _scratch_database("bench_dbt_airflow")
+    from core.warehouse import connect, drop_database, fresh_database
+
+    url = fresh_database("bench_dbt_airflow")
     os.environ["WAREHOUSE_URL"] = url
     try:
         from core import airflow_env
@@ -123,8 +92,6 @@ def measure(work: Path) -> dict:
         from ops.runs import prepare
 
         os.environ.update(dbt_env(url))
-        from core.warehouse import connect
-
         with connect() as conn:
             ensure_schema(conn)
         reports = _land_samples(work)
@@ -147,7 +114,7 @@ def measure(work: Path) -> dict:
             finally:
                 logging.getLogger().removeHandler(handler)
     finally:
-        _drop(admin, url)
+        drop_database(url)
     result = {"reports": reports, "warm_up_run_s": warm["run_s"]}
     for name, r in (("dbt_single_task", single), ("dbt_cosmos", cosmos)):
         result[name] = {**r, "parse_s": round(parse[name]["seconds"], 3),

@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-
-
-def _with_database(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
 @pytest.fixture(scope="session")
@@ -36,20 +30,13 @@ _BASE_URL: list[str] = []
 
 def create_database(suffix: str) -> str:
     """A fresh, empty database `<name>_<suffix>` with the landing/raw schema; returns its URL."""
-    import psycopg
-
-    from core.warehouse import conn_params, warehouse_url
+    from core.warehouse import connect, fresh_database, warehouse_url
     from ingest.landing import ensure_schema
 
     if not _BASE_URL:
         _BASE_URL.append(warehouse_url())  # before any test points WAREHOUSE_URL elsewhere
-    base = _BASE_URL[0]
-    dbname = f"{conn_params(base).dbname}_{suffix}"
-    with psycopg.connect(**{**conn_params(base).libpq(), "dbname": "postgres"}, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{dbname}" with (force)')
-        conn.execute(f'create database "{dbname}"')
-    url = _with_database(base, dbname)
-    with psycopg.connect(**conn_params(url).libpq()) as conn:
+    url = fresh_database(suffix, _BASE_URL[0])
+    with connect(url) as conn:
         ensure_schema(conn)
     return url
 

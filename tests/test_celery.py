@@ -22,11 +22,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from core import config
+from core.warehouse import drop_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.distributed]
 
@@ -55,35 +56,12 @@ def _wait(predicate, timeout: float, what: str, procs: dict | None = None, poll:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def _meta_name(warehouse_url: str) -> str:
-    """Named after the test's own database, so parallel test runs never share it."""
-    from core.warehouse import conn_params
-
-    return f"{conn_params(warehouse_url).dbname}_airflow_meta"
-
-
 def _metadata_database(warehouse_url: str) -> str:
-    """A fresh Airflow metadata database on the warehouse's server; its SQLAlchemy URL."""
-    import psycopg
+    """A fresh Airflow metadata database beside the test's own (so parallel test runs never share
+    it); its SQLAlchemy URL."""
+    from core.warehouse import fresh_database
 
-    from core.warehouse import conn_params
-
-    p = conn_params(warehouse_url)
-    name = _meta_name(warehouse_url)
-    with psycopg.connect(**{**p.libpq(), "dbname": "postgres"}, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    netloc = f"{quote(p.user, safe='')}:{quote(p.password, safe='')}@{p.host}:{p.port}"
-    return urlunsplit(("postgresql+psycopg2", netloc, f"/{name}", "", ""))
-
-
-def _drop_metadata_database(warehouse_url: str) -> None:
-    import psycopg
-
-    from core.warehouse import conn_params
-
-    with psycopg.connect(**{**conn_params(warehouse_url).libpq(), "dbname": "postgres"}, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{_meta_name(warehouse_url)}" with (force)')
+    return fresh_database("airflow_meta", warehouse_url).replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def _query(meta_url: str, sql: str, params=()) -> list[tuple]:
@@ -190,7 +168,7 @@ def stack(tmp_path, warehouse):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
-        _drop_metadata_database(warehouse)
+        drop_database(meta_url.replace("postgresql+psycopg2://", "postgresql://", 1))
 
 
 def _port_open(port: int) -> bool:
