@@ -14,7 +14,8 @@ import itertools
 
 _counter = itertools.count(1)
 
-_VALUE_COLUMNS = ("county_code, year, quarter, form, town_code, indicator, value, source_sheet, source_cell")
+_VALUE_COLUMNS = ("county_code, year, quarter, form, town_code, indicator, value, source_sheet, source_cell, "
+                  "value_prev_year, prev_year_source_cell")
 
 
 def submission_of(conn, county_code: str, year: int, quarter: int) -> int:

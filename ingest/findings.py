@@ -54,14 +54,16 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                            "“{name}” is year-to-date: {value} is below last quarter's accepted {previous}; check it."),
     "value.growth_outlier": (WARNING, "“{name}”同比增长 {growth}%，超出 -50%～+100% 的合理范围，请核实。",
                              "“{name}” grew {growth}% year on year, outside −50%…+100%; please verify."),
+    "value.prior_mismatch": (WARNING, "“{name}”填报的上年同期数 {reported} 与上年已接收的同期数 {accepted} 相差 {diff}，超过容差 {tolerance}，按上年数据的修订处理，请核实。",
+                             "“{name}”: the reported same period last year, {reported}, differs from last year's accepted value {accepted} by {diff}, over the tolerance {tolerance}; it is treated as a revision of last year's figure. Please verify."),
     "value.growth_mismatch": (WARNING, "报告的地区生产总值增速 {reported}% 与按数值计算的名义增速 {computed}% 相差超过 5 个百分点，请核实。",
                               "Reported GDP growth {reported}% differs from the nominal growth {computed}% by more than 5 pp; please verify."),
     "submission.late": (WARNING, "报送时间 {received} 晚于截止日期 {deadline}，已接收并标记为迟报。",
                         "Received {received}, after the deadline {deadline}: accepted and marked late."),
     "submission.duplicate": (INFO, "该文件与 {first_received} 已报送的文件完全相同，未产生新版本。",
                              "This file is byte-identical to one received {first_received}; no new version."),
-    "check.history_skipped": (INFO, "未连接数据仓库，跨期检查（累计数下降、增速异常）未执行。",
-                              "No warehouse connection: the cross-period checks were skipped."),
+    "check.history_skipped": (INFO, "未连接数据仓库，跨期检查（累计数下降、增速异常、上年同期核对）未执行。",
+                              "No warehouse connection: the cross-period checks (YTD decrease, growth, same period last year) were skipped."),
 }
 
 

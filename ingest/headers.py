@@ -1,4 +1,5 @@
-"""Header matching: catalogue aliases, units in brackets or in a unit row."""
+"""Header matching: catalogue aliases, units in brackets or in a unit row, and the optional
+same-period-last-year (上年同期) columns of an indicator (reporting-spec §3)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ NAME_HEADERS = {"名称", "单位名称", "小镇名称", "镇名称", "乡镇�
 _OF_WHICH = re.compile(r"^(#|其中[:：]?)+")
 _TRAILING_UNIT = re.compile(r"^(.*?)\(([^()]*)\)$")
 _UNIT_LABEL = re.compile(r"^(计量)?单位[:：]?")
+# 上年同期 / 上年同期数 / 去年同期: before or after the indicator's name (optionally in brackets), unit last
+PRIOR_WORDS = ("上年同期数", "上年同期", "去年同期")
+_PRIOR = "|".join(PRIOR_WORDS)
+_PRIOR_NAMED = re.compile(
+    rf"^(?P<pre>{_PRIOR})?(?P<body>.+?)(?P<post>\((?:{_PRIOR})\)|{_PRIOR})?(?P<unit>\([^()]*\))?$")
 
 
 def _key(text: str) -> str:
@@ -25,6 +31,7 @@ class HeaderMatch:
     kind: str  # 'code' | 'name' | 'indicator' | 'unknown'
     indicator: Indicator | None = None
     unit: str | None = None  # as written; None if the header has no unit
+    prior: bool = False  # the indicator's value for the same period last year (上年同期)
 
 
 @functools.cache
@@ -36,6 +43,28 @@ def _alias_index(form: str) -> dict[str, Indicator]:
     return index
 
 
+def _match_indicator(key: str, form: str) -> HeaderMatch | None:
+    index = _alias_index(form)
+    if key in index:
+        return HeaderMatch("indicator", index[key])
+    m = _TRAILING_UNIT.match(key)
+    if m and m.group(1) in index:
+        return HeaderMatch("indicator", index[m.group(1)], unit=m.group(2))
+    return None
+
+
+def _match_prior(key: str, form: str) -> HeaderMatch | None:
+    """`<indicator>上年同期（万元）` or `上年同期<indicator>（万元）`: the indicator's prior-year column.
+    Only flows and stocks have one (a rate is already a comparison with last year)."""
+    m = _PRIOR_NAMED.match(key)
+    if not m or bool(m["pre"]) == bool(m["post"]):
+        return None
+    found = _match_indicator(_key(m["body"]) + (m["unit"] or ""), form)
+    if found is None or found.indicator.kind == "rate_pct":
+        return None
+    return HeaderMatch("indicator", found.indicator, unit=found.unit, prior=True)
+
+
 @functools.lru_cache(maxsize=8192)
 def match_header(text: str, form: str) -> HeaderMatch:
     key = _key(text)
@@ -45,13 +74,19 @@ def match_header(text: str, form: str) -> HeaderMatch:
         return HeaderMatch("code")
     if key in NAME_HEADERS:
         return HeaderMatch("name")
-    index = _alias_index(form)
-    if key in index:
-        return HeaderMatch("indicator", index[key])
+    return _match_indicator(key, form) or _match_prior(key, form) or HeaderMatch("unknown")
+
+
+def is_prior_label(text: str) -> bool:
+    """A sub-column heading 上年同期 (上年同期数, 去年同期), with or without a unit, under an indicator's group."""
+    key = normalize(text)
     m = _TRAILING_UNIT.match(key)
-    if m and m.group(1) in index:
-        return HeaderMatch("indicator", index[m.group(1)], unit=m.group(2))
-    return HeaderMatch("unknown")
+    return (m.group(1) if m else key) in PRIOR_WORDS
+
+
+def prior_header(ind: Indicator, unit: str | None) -> str:
+    """The header text of the indicator's prior-year column, as a one-row header names it."""
+    return f"{ind.name_zh}上年同期" + (f"（{unit}）" if unit else "")
 
 
 def unit_cell(text: object) -> str | None:

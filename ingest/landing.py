@@ -152,25 +152,9 @@ def submit(path: Path, *, file_name: str | None = None, received_at: datetime | 
 
 
 def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audit=None) -> SubmitResult:
-    with conn.transaction():
-        conn.execute(
-            "insert into landing.files (file_sha256, size_bytes, archive_path, first_received_at) "
-            "values (%s, %s, %s, %s) on conflict (file_sha256) do nothing",
-            (sha, archived.stat().st_size, str(archived), received_at))
-        first = conn.execute(
-            "select submission_id, received_at, county_code, year, quarter, version, status "
-            "from landing.submissions where file_sha256 = %s", (sha,)).fetchone()
-        if first is not None and first[6] == "pending":
-            # an earlier attempt died between loading and deciding: it was never current; start over
-            forget_submission(conn, first[0])
-            first = None
-    if first is not None:
-        # Byte-identical to a file already received: a no-op. The county still gets an answer.
-        dup = finding("submission.duplicate",
-                      first_received=first[1].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
-        period = f"{first[3]}Q{first[4]}" if first[3] else None
-        return SubmitResult(first[0], "duplicate", sha, name, first[2], period, first[5], 0, [dup])
-
+    duplicate = _duplicate_of(conn, archived, sha, name, received_at)
+    if duplicate is not None:
+        return duplicate
     report = parse_report(archived, name)
     findings = list(report.findings)
     late = deadline = None
@@ -202,27 +186,54 @@ def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audi
 
         findings += new_findings(findings, audit(conn, sid))  # what the file-level checks said stays said once
     # Phase 3: decide in one step: accepted (with its version) or refused (values removed).
+    return _decide(conn, sid, report, findings, rows, SubmitResult(sid, "", sha, name, report.county_code, period,
+                                                                    None, 0, findings))
+
+
+def _duplicate_of(conn, archived: Path, sha: str, name: str, received_at: datetime) -> SubmitResult | None:
+    """Record the file; if these bytes were received before, the no-op answer (else None)."""
+    with conn.transaction():
+        conn.execute(
+            "insert into landing.files (file_sha256, size_bytes, archive_path, first_received_at) "
+            "values (%s, %s, %s, %s) on conflict (file_sha256) do nothing",
+            (sha, archived.stat().st_size, str(archived), received_at))
+        first = conn.execute(
+            "select submission_id, received_at, county_code, year, quarter, version, status "
+            "from landing.submissions where file_sha256 = %s", (sha,)).fetchone()
+        if first is not None and first[6] == "pending":
+            # an earlier attempt died between loading and deciding: it was never current; start over
+            forget_submission(conn, first[0])
+            first = None
+    if first is None:
+        return None
+    # Byte-identical to a file already received: a no-op. The county still gets an answer.
+    dup = finding("submission.duplicate", first_received=first[1].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
+    period = f"{first[3]}Q{first[4]}" if first[3] else None
+    return SubmitResult(first[0], "duplicate", sha, name, first[2], period, first[5], 0, [dup])
+
+
+def _decide(conn, sid: int, report: Report, findings: list[Finding], rows: int, result: SubmitResult) -> SubmitResult:
+    """One transaction: the loaded submission becomes accepted (with its version) or refused (values removed)."""
     status = "refused" if any(f.severity == ERROR for f in findings) else "accepted"
-    version = None
-    missing: list[str] = []
+    year, quarter = report.period.year, report.period.quarter
     with conn.transaction():
         _record_findings(conn, sid, findings)
         if status == "accepted":
             # serialise versions of one (county, period); other periods load in parallel
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{report.county_code}/{period}",))
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{report.county_code}/{report.period}",))
             conn.execute(
                 "update landing.submissions set status = 'accepted', version = ("
                 "  select coalesce(max(version), 0) + 1 from landing.submissions "
                 "  where county_code = %s and year = %s and quarter = %s) where submission_id = %s",
                 (report.county_code, year, quarter, sid))
-            version = _renumber_versions(conn, report.county_code, year, quarter, sid)
-            missing = missing_forms(conn, report.county_code, report.period)
+            result.version = _renumber_versions(conn, report.county_code, year, quarter, sid)
+            result.missing_forms = missing_forms(conn, report.county_code, report.period)
+            result.rows_loaded = rows
         else:
             conn.execute("delete from raw.report_values where submission_id = %s", (sid,))
             conn.execute("update landing.submissions set status = 'refused' where submission_id = %s", (sid,))
-            rows = 0
-    return SubmitResult(sid, status, sha, name, report.county_code, period, version, rows, findings,
-                        missing_forms=missing)
+    result.status = status
+    return result
 
 
 def forget_submission(conn, sid: int) -> None:
@@ -273,12 +284,14 @@ def _short(value: object) -> str | None:
 
 
 def _copy_values(conn, sid: int, sha: str, report: Report) -> int:
+    """One row per value; the county-reported 上年同期 (and its cell) rides on the current value's row."""
     columns = ("submission_id, county_code, year, quarter, form, town_code, indicator, value, "
-               "source_file_sha256, source_sheet, source_cell")
+               "source_file_sha256, source_sheet, source_cell, value_prev_year, prev_year_source_cell")
     with conn.cursor() as cur, cur.copy(f"copy raw.report_values ({columns}) from stdin") as copy:
         for v in report.values:
             copy.write_row((sid, report.county_code, report.period.year, report.period.quarter, v.form,
-                            v.town_code, v.indicator, v.value, sha, v.sheet, v.cell))
+                            v.town_code, v.indicator, v.value, sha, v.sheet, v.cell, v.value_prev_year,
+                            v.prev_year_cell))
     return len(report.values)
 
 

@@ -13,10 +13,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from core.config import SEEDS_DIR
 from ingest import registry
 from ingest.current import required_forms
 from ingest.findings import ERROR, Finding, finding
-from ingest.headers import known_units, match_header, unit_cell, unit_factor, unit_in_brackets
+from ingest.headers import (
+    is_prior_label,
+    known_units,
+    match_header,
+    prior_header,
+    unit_cell,
+    unit_factor,
+    unit_in_brackets,
+)
 from ingest.periods import Period, PeriodError, find_period
 from ingest.reader import Cell, Sheet, Unreadable, read_file
 from ingest.registry import FORM_PROGRAMME, Indicator
@@ -40,6 +49,9 @@ class Value:
     value: Decimal
     sheet: str
     cell: str
+    # the county-reported 上年同期 of the same town and indicator (canonical units) and its cell, same sheet
+    value_prev_year: Decimal | None = None
+    prev_year_cell: str | None = None
 
 
 @dataclass
@@ -65,7 +77,8 @@ class Report:
             "period": str(self.period) if self.period else None,
             "findings": [f.to_dict() for f in self.findings],
             "values": [
-                {"form": v.form, "town_code": v.town_code, "indicator": v.indicator, "value": float(v.value)}
+                {"form": v.form, "town_code": v.town_code, "indicator": v.indicator, "value": float(v.value),
+                 "value_prev_year": None if v.value_prev_year is None else float(v.value_prev_year)}
                 for v in self.values
             ] if accepted else [],
         }
@@ -147,44 +160,58 @@ def _find_header(sheet: Sheet, form: str) -> int | None:
     return None
 
 
-_SUBTOTAL_LABELS = {"小计", "合计", "计", "总计", "总额", "总量", "本期", "累计"}
+_SUBTOTAL_LABELS = {"小计", "合计", "计", "总计", "总额", "总量", "本期", "本期数", "本年累计", "累计"}
+
+
+def _group_sub(text: str) -> bool:
+    """A sub-column heading that takes its meaning from the group above it (小计, 本期, 上年同期)."""
+    return normalize(text) in _SUBTOTAL_LABELS or is_prior_label(text)
 
 
 def _header_texts(sheet: Sheet, hr: int, form: str) -> tuple[dict[int, tuple[str, str]], int]:
     """Header text and its cell for every column, and the first row after the header.
 
     A two-row header (a group cell such as 固定资产投资（万元） merged over its sub-columns
-    小计 / 其中：特色产业投资 / 其中：民间投资) is flattened: a sub-column takes its own
-    header, a 小计 column the group's, and a sub-column without a unit the group's unit."""
+    小计 / 其中：特色产业投资 / 其中：民间投资, or 本期 / 上年同期) is flattened: a sub-column
+    takes its own header, a 小计 or 本期 column the group's, a 上年同期 column the name of the
+    group's prior-year column, and a sub-column without a unit the group's unit."""
     top = sheet.rows[hr]
     texts = {c: (_text(cell), a1(hr, c)) for c, cell in enumerate(top) if _text(cell)}
     below = sheet.rows[hr + 1] if hr + 1 < len(sheet.rows) else []
     sub = {c: _text(cell) for c, cell in enumerate(below) if _text(cell)}
+
     def group_kind(col: int) -> str:
         left = [c for c in texts if c <= col]
         return match_header(texts[max(left)][0], form).kind if left else "empty"
 
     two_rows = any(match_header(t, form).kind == "indicator" for t in sub.values()) or any(
-        normalize(t) in _SUBTOTAL_LABELS and group_kind(c) == "indicator" for c, t in sub.items())
+        _group_sub(t) and group_kind(c) == "indicator" for c, t in sub.items())
     if not two_rows:
         return texts, hr + 1
-    group_text, group_unit = "", None
+    _flatten(texts, sub, hr, form)
+    return texts, hr + 2
+
+
+def _flatten(texts: dict[int, tuple[str, str]], sub: dict[int, str], hr: int, form: str) -> None:
+    """Give each sub-column of a two-row header its one-row header text (in place)."""
+    group_text, group_unit, group = "", None, match_header("", form)
     for c in range(max([*texts, *sub]) + 1):
         if c in texts:
             group_text = texts[c][0]
-            m = match_header(group_text, form)
-            group_unit = m.unit if m.kind == "indicator" else unit_in_brackets(group_text)
+            group = match_header(group_text, form)
+            group_unit = group.unit if group.kind == "indicator" else unit_in_brackets(group_text)
         if c not in sub:
             continue
         m = match_header(sub[c], form)
         if normalize(sub[c]) in _SUBTOTAL_LABELS:
             texts[c] = (group_text, a1(hr, c))
+        elif is_prior_label(sub[c]) and group.kind == "indicator" and not group.prior:
+            texts[c] = (prior_header(group.indicator, unit_in_brackets(sub[c]) or group_unit), a1(hr + 1, c))
         elif m.kind in ("indicator", "code", "name"):
             text = sub[c] if m.unit or not group_unit else f"{sub[c]}（{group_unit}）"
             texts[c] = (text, a1(hr + 1, c))
         elif m.kind == "unknown":
             texts[c] = (sub[c], a1(hr + 1, c))
-    return texts, hr + 2
 
 
 def _labelled(texts: list[tuple[str, str]], label: str) -> list[tuple[str, str]]:
@@ -206,13 +233,61 @@ def _title_texts(sheet: Sheet, upto: int) -> list[tuple[str, str]]:
     return [(_text(c), a1(r, ci)) for r, row in enumerate(sheet.rows[:upto]) for ci, c in enumerate(row) if _text(c)]
 
 
+# ----------------------------------------------------------------------------- columns and rows
+
+_PRIOR_SUFFIX = "（上年同期）"
+RowValues = dict[tuple[str, bool], tuple[Decimal, str]]  # (indicator, is 上年同期) -> (value, A1 cell)
+
+
+@dataclass(frozen=True)
+class _Column:
+    indicator: Indicator
+    unit: str | None  # as written; None: canonical unless a unit row says otherwise
+    prior: bool = False  # the indicator's 上年同期 column
+
+    @property
+    def key(self) -> tuple[str, bool]:
+        return (self.indicator.code, self.prior)
+
+    @property
+    def label(self) -> str:
+        """The column's name in messages: 固定资产投资, or 固定资产投资（上年同期）."""
+        return self.indicator.name_zh + (_PRIOR_SUFFIX if self.prior else "")
+
+
+@dataclass
+class _Header:
+    code_col: int | None = None
+    name_col: int | None = None
+    columns: dict[int, _Column] = field(default_factory=dict)
+    cells: dict[int, str] = field(default_factory=dict)  # column -> A1 cell of its header
+
+
+@dataclass
+class _Rows:
+    index: dict[str, int] = field(default_factory=dict)  # town (county on LZ-0) -> its row
+    values: dict[str, RowValues] = field(default_factory=dict)
+    total_row: int | None = None
+
+
+def _with_unit_row(columns: dict[int, _Column], unit_row: list[Cell]) -> dict[int, _Column]:
+    """Columns whose header has no unit take the unit written under them in a unit row."""
+    out = {}
+    for c, col in columns.items():
+        if col.unit is None and c < len(unit_row) and _text(unit_row[c]):
+            col = _Column(col.indicator, unit_cell(_text(unit_row[c])), col.prior)
+        out[c] = col
+    return out
+
+
 # ----------------------------------------------------------------------------- the parser
 
 class _Parser:
-    def __init__(self, path: Path, file_name: str, today: date):
+    def __init__(self, path: Path, file_name: str, today: date, seeds_dir: Path):
         self.path = path
         self.report = Report(file_name=file_name)
         self.today = today
+        self.seeds_dir = seeds_dir  # the membership seeds: who must report, who may
 
     def add(self, code: str, **kw) -> None:
         self.report.findings.append(finding(code, **kw))
@@ -327,7 +402,8 @@ class _Parser:
     def _check_sheets_present(self, form_sheets: dict[str, _FormSheet], is_csv: bool) -> None:
         if is_csv:
             return  # a CSV file is one form; the county's report is assembled from several files
-        for form in sorted(required_forms(self.report.county_code, self.report.period) - set(form_sheets)):
+        required = required_forms(self.report.county_code, self.report.period, self.seeds_dir)
+        for form in sorted(required - set(form_sheets)):
             if form == "LZ-0":
                 self.add("sheet.missing", form="LZ-0", label=FORM_LABELS["LZ-0"],
                          detail="县域指标表每期必报。", detail_en="LZ-0 is required every period.")
@@ -340,49 +416,57 @@ class _Parser:
 
     def _parse_form(self, fs: _FormSheet) -> None:
         sheet, form = fs.sheet, fs.form
-        indicators = registry.form_indicators(form)
         if fs.header_row is None:
-            for ind in indicators:
+            for ind in registry.form_indicators(form):
                 if ind.required:
                     self.add("header.required", sheet=sheet.name, indicator=ind.code, name=ind.name_zh)
             return
-        hr = fs.header_row
-        texts, data_start = _header_texts(sheet, hr, form)
-        header_cells: dict[int, str] = {}
-        code_col = name_col = None
-        columns: dict[int, tuple[Indicator, str | None]] = {}
+        texts, data_start = _header_texts(sheet, fs.header_row, form)
+        header = self._read_header(sheet.name, texts, form)
+        if data_start < len(sheet.rows) and self._is_unit_row(sheet.rows[data_start], header.code_col,
+                                                              header.name_col):
+            header.columns = _with_unit_row(header.columns, sheet.rows[data_start])
+            data_start += 1
+        factors = self._factors(sheet.name, header)
+        present = {col.indicator.code for col in header.columns.values() if not col.prior}
+        for ind in registry.form_indicators(form):
+            if ind.required and ind.code not in present:
+                self.add("header.required", sheet=sheet.name, cell=a1(fs.header_row, 0), indicator=ind.code,
+                         name=ind.name_zh)
+        header.columns = {c: col for c, col in header.columns.items() if c in factors}
+        rows = self._read_rows(fs, data_start, header, factors)
+        self._check_rows(fs, header, factors, rows)
+        self._emit_values(fs, rows)
+
+    def _read_header(self, sheet: str, texts: dict[int, tuple[str, str]], form: str) -> _Header:
+        header = _Header()
         for c, (text, ref) in sorted(texts.items()):
             m = match_header(text, form)
-            header_cells[c] = ref
-            if m.kind == "code" and code_col is None:
-                code_col = c
-            elif m.kind == "name" and name_col is None:
-                name_col = c
-            elif m.kind == "indicator" and m.indicator not in [i for i, _ in columns.values()]:
-                columns[c] = (m.indicator, m.unit)
+            header.cells[c] = ref
+            if m.kind == "code" and header.code_col is None:
+                header.code_col = c
+            elif m.kind == "name" and header.name_col is None:
+                header.name_col = c
+            elif m.kind == "indicator":
+                column = _Column(m.indicator, m.unit, m.prior)
+                if column.key not in {col.key for col in header.columns.values()}:  # the first one counts
+                    header.columns[c] = column
             elif m.kind == "unknown":
-                self.add("header.unknown", sheet=sheet.name, cell=ref, header=text)
-        # a unit row right under the header
-        if data_start < len(sheet.rows) and self._is_unit_row(sheet.rows[data_start], code_col, name_col):
-            unit_row = sheet.rows[data_start]
-            for c, (ind, unit) in list(columns.items()):
-                if unit is None and c < len(unit_row) and _text(unit_row[c]):
-                    columns[c] = (ind, unit_cell(_text(unit_row[c])))
-            data_start += 1
+                self.add("header.unknown", sheet=sheet, cell=ref, header=text)
+        return header
+
+    def _factors(self, sheet: str, header: _Header) -> dict[int, Decimal]:
+        """Factor to the canonical unit of every column whose unit is accepted (header.unit for the others)."""
         factors: dict[int, Decimal] = {}
-        for c, (ind, unit) in columns.items():
-            factor = unit_factor(ind, unit)
+        for c, col in header.columns.items():
+            ind = col.indicator
+            factor = unit_factor(ind, col.unit)
             if factor is None:
-                self.add("header.unit", sheet=sheet.name, cell=header_cells[c], indicator=ind.code, name=ind.name_zh,
-                         unit=unit, accepted="、".join(ind.accepted_units))
+                self.add("header.unit", sheet=sheet, cell=header.cells[c], indicator=ind.code, name=col.label,
+                         unit=col.unit, accepted="、".join(ind.accepted_units))
             else:
                 factors[c] = Decimal(str(factor)).normalize()
-        present = {ind.code for ind, _ in columns.values()}
-        for ind in indicators:
-            if ind.required and ind.code not in present:
-                self.add("header.required", sheet=sheet.name, cell=a1(hr, 0), indicator=ind.code, name=ind.name_zh)
-        columns = {c: v for c, v in columns.items() if c in factors}
-        self._parse_rows(fs, data_start, code_col, name_col, columns, factors)
+        return factors
 
     @staticmethod
     def _is_unit_row(row: list[Cell], code_col: int | None, name_col: int | None) -> bool:
@@ -401,14 +485,9 @@ class _Parser:
             seen = True
         return seen
 
-    def _parse_rows(self, fs: _FormSheet, start: int, code_col: int | None, name_col: int | None,
-                    columns: dict[int, tuple[Indicator, str | None]], factors: dict[int, Decimal]) -> None:
+    def _read_rows(self, fs: _FormSheet, start: int, header: _Header, factors: dict[int, Decimal]) -> _Rows:
         sheet, form = fs.sheet, fs.form
-        county = self.report.county_code
-        period = self.report.period
-        rows_by_town: dict[str, int] = {}
-        town_values: dict[str, dict[str, tuple[Decimal, str]]] = {}
-        total_row: int | None = None
+        rows = _Rows()
         in_footer = False
         for r in range(start, len(sheet.rows)):
             row = sheet.rows[r]
@@ -420,43 +499,63 @@ class _Parser:
                 in_footer = True
                 self._footer(texts)
                 continue
-            code_text = _text(_row_get(row, code_col))
-            name_text = _text(_row_get(row, name_col))
+            code_text = _text(_row_get(row, header.code_col))
+            name_text = _text(_row_get(row, header.name_col))
             if normalize(name_text) in _TOTAL_NAMES or normalize(code_text) in _TOTAL_NAMES:
-                total_row = r
+                rows.total_row = r
                 continue
-            if form == "LZ-0":
-                key = county
-                if key in rows_by_town:
-                    self.add("row.duplicate", sheet=sheet.name, cell=a1(r, name_col or 0),
-                             label=name_text or code_text, other_row=rows_by_town[key] + 1)
-                    continue
-            else:
-                town = self._identify_town(sheet.name, FORM_PROGRAMME[form], r, code_col, name_col, code_text, name_text)
-                if town is None:
-                    continue
-                key = town.code
-                if key in rows_by_town:
-                    id_col = code_col if code_text and code_col is not None else (name_col or 0)
-                    self.add("row.duplicate", sheet=sheet.name, cell=a1(r, id_col),
-                             town_code=key, label=town.name_zh, other_row=rows_by_town[key] + 1)
-                    continue
-            rows_by_town[key] = r
-            town_values[key] = self._row_values(sheet.name, r, row, columns, factors,
+            key = self._row_key(sheet.name, form, r, header, code_text, name_text, rows)
+            if key is None:
+                continue
+            rows.index[key] = r
+            rows.values[key] = self._row_values(sheet.name, r, row, header.columns, factors,
                                                 None if form == "LZ-0" else key)
+        return rows
+
+    def _row_key(self, sheet: str, form: str, r: int, header: _Header, code_text: str, name_text: str,
+                 rows: _Rows) -> str | None:
+        """The town code of a data row (the county code on LZ-0); None (with a finding) if the row is not used."""
+        if form == "LZ-0":
+            key, label, town_code, id_col = self.report.county_code, name_text or code_text, None, header.name_col or 0
+        else:
+            town = self._identify_town(sheet, FORM_PROGRAMME[form], r, header.code_col, header.name_col,
+                                       code_text, name_text)
+            if town is None:
+                return None
+            key, label, town_code = town.code, town.name_zh, town.code
+            id_col = header.code_col if code_text and header.code_col is not None else (header.name_col or 0)
+        if key in rows.index:
+            self.add("row.duplicate", sheet=sheet, cell=a1(r, id_col), town_code=town_code, label=label,
+                     other_row=rows.index[key] + 1)
+            return None
+        return key
+
+    def _check_rows(self, fs: _FormSheet, header: _Header, factors: dict[int, Decimal], rows: _Rows) -> None:
+        """Members without a row, sub-items above their parents, the 合计 row."""
+        sheet, form, county = fs.sheet, fs.form, self.report.county_code
         if form != "LZ-0":
-            for town in registry.members(county, FORM_PROGRAMME[form], period.end):
-                if town.code not in rows_by_town:
+            for town in registry.members(county, FORM_PROGRAMME[form], self.report.period.end, self.seeds_dir):
+                if town.code not in rows.index:
                     self.add("row.member_missing", sheet=sheet.name, town_code=town.code, label=town.name_zh)
-        elif county not in rows_by_town:
+        elif county not in rows.index:
             self.add("value.required", sheet=sheet.name, indicator="county_gdp",
                      name=registry.form_indicators("LZ-0")[0].name_zh)
-        self._check_parents(sheet.name, form, town_values)
-        if total_row is not None and form != "LZ-0":
-            self._check_total(sheet, total_row, columns, factors, town_values)
-        for key, vals in town_values.items():
-            for code, (value, cell) in vals.items():
-                self.report.values.append(Value(form, None if form == "LZ-0" else key, code, value, sheet.name, cell))
+        self._check_parents(sheet.name, form, rows.values)
+        if rows.total_row is not None and form != "LZ-0":
+            self._check_total(sheet, rows.total_row, header.columns, factors, rows.values)
+
+    def _emit_values(self, fs: _FormSheet, rows: _Rows) -> None:
+        """The values of the form: a current value carries its 上年同期 (if reported) on the same row.
+        A 上年同期 without a current value is not kept: it is never a current value."""
+        form = fs.form
+        for key, vals in rows.values.items():
+            for (code, prior), (value, cell) in vals.items():
+                if prior:
+                    continue
+                prev = vals.get((code, True))
+                self.report.values.append(Value(
+                    form, None if form == "LZ-0" else key, code, value, fs.sheet.name, cell,
+                    value_prev_year=prev[0] if prev else None, prev_year_cell=prev[1] if prev else None))
 
     def _identify_town(self, sheet: str, programme: str, r: int, code_col, name_col,
                        code_text: str, name_text: str):
@@ -482,7 +581,7 @@ class _Parser:
         if not code_text or not name_text:
             self.add("row.identity", sheet=sheet, cell=cell, town_code=town.code, label=town.name_zh,
                      given="名称" if name_text else "代码", given_en="name" if name_text else "code")
-        members = {t.code for t in registry.members(county, programme, period.end)}
+        members = {t.code for t in registry.members(county, programme, period.end, self.seeds_dir)}
         if town.code not in members:
             zh = {"characteristic": "特色小镇", "pilot": "小城市培育试点镇"}[programme]
             self.add("row.town_not_member", sheet=sheet, cell=cell, town_code=town.code, label=town.name_zh,
@@ -490,19 +589,20 @@ class _Parser:
             return None
         return town
 
-    def _row_values(self, sheet: str, r: int, row: list[Cell], columns, factors,
-                    town_code: str | None) -> dict[str, tuple[Decimal, str]]:
-        out: dict[str, tuple[Decimal, str]] = {}
-        for c, (ind, _unit) in columns.items():
+    def _row_values(self, sheet: str, r: int, row: list[Cell], columns: dict[int, _Column],
+                    factors: dict[int, Decimal], town_code: str | None) -> RowValues:
+        out: RowValues = {}
+        for c, col in columns.items():
+            ind = col.indicator
             cell = _row_get(row, c) or Cell(None)
             ref = a1(r, c)
             parsed = parse_value(cell.value, cell.number_format, rate=ind.kind == "rate_pct")
-            where = {"sheet": sheet, "cell": ref, "town_code": town_code, "indicator": ind.code, "name": ind.name_zh}
+            where = {"sheet": sheet, "cell": ref, "town_code": town_code, "indicator": ind.code, "name": col.label}
             if parsed.error:
                 self.add("value.not_number", raw=parsed.raw, **where)
                 continue
             if parsed.value is None:
-                if ind.required:
+                if ind.required and not col.prior:  # a 上年同期 is never required
                     self.add("value.required", **where)
                 continue
             value = parsed.value * factors[c]
@@ -513,36 +613,39 @@ class _Parser:
             if ind.value_type == "integer" and value != value.to_integral_value():
                 self.add("value.not_integer", value=value, **where)
                 continue
-            out[ind.code] = (value, ref)
+            out[col.key] = (value, ref)
         return out
 
-    def _check_parents(self, sheet: str, form: str, town_values) -> None:
+    def _check_parents(self, sheet: str, form: str, town_values: dict[str, RowValues]) -> None:
+        """A sub-item above its parent, for the current values and for the 上年同期 values alike."""
         inds = {i.code: i for i in registry.form_indicators(form)}
         for key, vals in town_values.items():
-            for code, (value, cell) in vals.items():
+            for (code, prior), (value, cell) in vals.items():
                 parent = inds[code].parent
-                if parent and parent in vals and value > vals[parent][0]:
+                if parent and (parent, prior) in vals and value > vals[(parent, prior)][0]:
+                    suffix = _PRIOR_SUFFIX if prior else ""
                     self.add("value.parent", sheet=sheet, cell=cell, town_code=None if form == "LZ-0" else key,
-                             indicator=code, name=inds[code].name_zh, value=value,
-                             parent_name=inds[parent].name_zh, parent_value=vals[parent][0])
+                             indicator=code, name=inds[code].name_zh + suffix, value=value,
+                             parent_name=inds[parent].name_zh + suffix, parent_value=vals[(parent, prior)][0])
 
-    def _check_total(self, sheet: Sheet, r: int, columns, factors, town_values) -> None:
+    def _check_total(self, sheet: Sheet, r: int, columns: dict[int, _Column], factors: dict[int, Decimal],
+                     town_values: dict[str, RowValues]) -> None:
         row = sheet.rows[r]
-        for c, (ind, _unit) in columns.items():
-            if ind.kind == "rate_pct":
+        for c, col in columns.items():
+            if col.indicator.kind == "rate_pct":
                 continue
             cell = _row_get(row, c) or Cell(None)
             parsed = parse_value(cell.value, cell.number_format)
             if parsed.value is None:
                 continue
             total = parsed.value * factors[c]
-            parts = [vals[ind.code][0] for vals in town_values.values() if ind.code in vals]
+            parts = [vals[col.key][0] for vals in town_values.values() if col.key in vals]
             expected = sum(parts, Decimal(0))
             last_digit = Decimal(1).scaleb(-decimals(parsed.value)) * factors[c]
             tolerance = max(abs(expected) * Decimal("0.005"), last_digit)
             if abs(total - expected) > tolerance:
-                self.add("value.total", sheet=sheet.name, cell=a1(r, c), indicator=ind.code, name=ind.name_zh,
-                         value=total, expected=expected)
+                self.add("value.total", sheet=sheet.name, cell=a1(r, c), indicator=col.indicator.code,
+                         name=col.label, value=total, expected=expected)
 
     def _footer(self, texts: list[str]) -> None:
         joined = " ".join(texts)
@@ -560,11 +663,15 @@ class _Parser:
                     pass
 
 
-def parse_report(path: Path, file_name: str | None = None, today: date | None = None) -> Report:
-    """Parse and validate one file. Never raises on bad content."""
+def parse_report(path: Path, file_name: str | None = None, today: date | None = None, *,
+                 seeds_dir: Path = SEEDS_DIR) -> Report:
+    """Parse and validate one file. Never raises on bad content.
+
+    `seeds_dir` holds the membership seeds (memberships, decisions, decision_actions) that
+    decide which towns must and may report; default: the project's dbt seeds."""
     today = today or datetime.now().date()
     try:
-        return _Parser(Path(path), file_name or Path(path).name, today).run()
+        return _Parser(Path(path), file_name or Path(path).name, today, Path(seeds_dir)).run()
     except Exception as exc:  # a parser bug must still give the county an answer, not a crash
         report = Report(file_name=file_name or Path(path).name)
         report.findings.append(finding("file.unreadable", detail=f"内部解析错误（{type(exc).__name__}），已通知数据团队"))

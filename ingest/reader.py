@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def _read_xlsx(path: Path) -> list[Sheet]:
             # calamine reads Excel error cells as empty: they must be errors, not "not reported"
             errors = any(b't="e"' in z.read(n) for n in names
                          if n.startswith("xl/worksheets/") and n.endswith(".xml"))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged archive or a corrupt deflate stream
         raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook") from exc
     return _read_xlsx_openpyxl(path) if percent or errors else _read_xlsx_calamine(path)
 

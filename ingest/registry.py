@@ -10,8 +10,11 @@ import csv
 import functools
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from pathlib import Path
 
 from core.config import SEEDS_DIR
+from ingest.membership import Membership, memberships_on
 
 FORMS = ("LZ-0", "LZ-1", "LZ-2")
 FORM_PROGRAMME = {"LZ-1": "characteristic", "LZ-2": "pilot"}
@@ -47,17 +50,8 @@ class Town:
     programme: str
 
 
-@dataclass(frozen=True)
-class Membership:
-    town_code: str
-    programme: str
-    tier: str
-    valid_from: date
-    valid_to: date | None
-
-
-def _read(name: str) -> list[dict[str, str]]:
-    with open(SEEDS_DIR / name, encoding="utf-8", newline="") as f:
+def _read(name: str, seeds_dir: Path = SEEDS_DIR) -> list[dict[str, str]]:
+    with open(seeds_dir / name, encoding="utf-8-sig", newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -97,18 +91,34 @@ def towns() -> tuple[Town, ...]:
     )
 
 
-@functools.cache
-def memberships() -> tuple[Membership, ...]:
-    return tuple(
-        Membership(r["town_code"], r["programme"], r["tier"],
-                   date.fromisoformat(r["valid_from"]),
-                   date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
-        for r in _read("memberships.csv")
-    )
+def membership_on(town_code: str, at: date, programme: str | None = None,
+                  seeds_dir: Path = SEEDS_DIR) -> Membership | None:
+    """The town's membership (tier, list) in force on `at` (of `programme` if given), None if it is no member.
+
+    A town is on one list of a programme at a time; should the registry ever overlap
+    two, the one joined last is its membership."""
+    found = [m for m in memberships_on(at, seeds_dir)
+             if m.town_code == town_code and programme in (None, m.programme)]
+    return max(found, key=lambda m: m.valid_from) if found else None
 
 
-def members(county_code: str, programme: str, at: date) -> list[Town]:
-    """Towns of the county that are members of the programme on date `at`."""
-    codes = {m.town_code for m in memberships()
-             if m.programme == programme and m.valid_from <= at and (m.valid_to is None or at <= m.valid_to)}
+def members(county_code: str, programme: str, at: date, seeds_dir: Path = SEEDS_DIR) -> list[Town]:
+    """Towns of the county that are members of the programme on date `at`, sorted by code.
+
+    Membership is the dbt macro members_on (ingest/membership.py): the registry's lists
+    less those a recorded decision has ended; `seeds_dir` holds the seeds it reads."""
+    codes = {m.town_code for m in memberships_on(at, seeds_dir) if m.programme == programme}
     return sorted((t for t in towns() if t.county_code == county_code and t.code in codes), key=lambda t: t.code)
+
+
+@functools.cache
+def _policy_parameters(seeds_dir: Path) -> tuple[dict[str, str], ...]:
+    return tuple(_read("policy_parameters.csv", seeds_dir))
+
+
+def policy_parameter(parameter: str, year: int, seeds_dir: Path = SEEDS_DIR) -> Decimal | None:
+    """The value of a policy parameter (seed policy_parameters) for a year, None if no row covers the year."""
+    for r in _policy_parameters(Path(seeds_dir)):
+        if r["parameter"] == parameter and int(r["valid_from_year"]) <= year <= int(r["valid_to_year"]):
+            return Decimal(r["value"])
+    return None

@@ -7,6 +7,7 @@ does is recorded in Airflow like any scheduled run.
     python -m ops publish                              # publish again (unchanged content: no new version)
     python -m ops remind [--period 2016Q3]             # deadline status, reminders to counties, alert to the team
     python -m ops ui [--port 8080]                     # the Airflow UI locally (airflow standalone)
+    python -m ops registry check [--seeds DIR] [--json]   # a registry change against the warehouse (no DAG)
 
 By default a command runs the DAGs here and now with `dag.test()` (local Airflow,
 SQLite metadata); with `--trigger` it creates the runs for a running scheduler
@@ -128,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="the Airflow UI locally (airflow standalone)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("registry", help="the registry seeds (decisions, lists, tasks, towns)")
+    registry = p.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
+    p = registry.add_parser("check", help="check a changed registry against the warehouse and say what it will do "
+                                          "(exit 0 no errors, 1 errors, 2 could not check)")
+    p.add_argument("--seeds", metavar="DIR", help="the seed CSV files to check (default: dbt_project/seeds)")
+    p.add_argument("--json", action="store_true", help="print one JSON object: findings, changes and impact")
     return parser
 
 
@@ -136,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     if args.command == "ui":
         return cmd_ui(args)
+    if args.command == "registry":
+        from ops import registry_check
+
+        return registry_check.main(args)
     try:
         runs = plan(args)
     except ValueError as exc:

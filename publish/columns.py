@@ -49,11 +49,11 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "grade": ("等次", None),
     "rank_in_tier": ("层级内排名", None),
     "investment_completion": ("年度投资任务完成率", "比例"),
-    "yellow_card": ("本年黄牌", None),
-    "yellow_cards_in_round": ("本轮累计黄牌", "张"),
-    "removed_next_year": ("次年调整出试点", None),
-    "eliminated_next_year": ("次年淘汰", None),
-    "downgrade_warning": ("降档预警", None),
+    "yellow_card": ("本年黄牌（已决定）", None),
+    "yellow_cards_in_round": ("本轮累计黄牌（已决定）", "张"),
+    "removed_next_year": ("调整出试点（已决定）", None),
+    "eliminated_next_year": ("淘汰（已决定）", None),
+    "downgrade_warning": ("降档风险（建议）", None),
     "notes": ("说明", None),
     "kpi": ("工作目标代码", None),
     "value": ("实际值", "见 unit"),
@@ -101,10 +101,73 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "target_year": ("目标年份", None),
     "n_towns": ("涉及小镇数", "个"),
     "source": ("工作方案出处", None),
+    # assessment v2: comparability, pending results, proposals (建议) and decisions (决定)
+    "comparable": ("可比（可比的得分参与排名）", None),
+    "pending": ("待数据（缺少应报数据，暂不评分）", None),
+    "awaited_counties": ("待报送的县（市、区）代码（逗号分隔）", None),
+    "annual_task_source": ("年度投资任务来源（assigned 已下达 / default 未下达，按三年计划测算）", None),
+    "proposals": ("建议（代码，逗号分隔：eliminate 建议淘汰、yellow_card 建议黄牌、remove 建议调整、"
+                  "downgrade_risk 降档风险、excellent_candidate 优秀候选）", None),
+    "card_tie": ("黄牌并列（临界分并列，建议数超过规定数）", None),
+    "proposal_reasons_zh": ("建议理由", None),
+    "proposal_reasons_en": ("建议理由（英文）", None),
+    "decision": ("决定（代码，逗号分隔）", None),
+    "decision_zh": ("决定", None),
+    "decided_on": ("决定日期", None),
+    "document_no": ("文号", None),
+    "decided_by": ("决定机关（city 市 / province 省）", None),
+    "decision_notes": ("决定说明", None),
+    "decision_id": ("决定编号", None),
+    "effective_from": ("生效日期", None),
+    "action": ("决定类型代码", None),
+    "action_zh": ("决定类型", None),
+    "assessment_year": ("所答复的考核年度", None),
+    "answers_proposal": ("所答复的建议（代码）", None),
+    "proposal_found": ("有对应的本平台建议", None),
+    "reason_code": ("理由代码", None),
+    "reason": ("未计分原因", None),
+    "value_q4": ("四季度累计值", "见 indicator"),
+    "value_prev_year": ("上年同期值", "见 indicator"),
+    # investment since joining against the 3-year plan
+    "fai_since_joining": ("入列以来累计投资", "万元"),
+    "plan_progress_ratio": ("三年计划投资完成率", "比例"),
+    "plan_time_elapsed_ratio": ("三年计划时间进度（入列当年1月1日起的季度数 / 计划期季度数）", "比例"),
+    "join_year": ("入列年份", None),
+    # the prior-year value used (上年同期)
+    "prev_year_source": ("上年同期值来源（reported 报送的上年同期 / last_year_report 上年报表）", None),
+    "prev_year_last_report": ("上年报表值", "见 unit"),
+    "prev_year_revision_pct": ("上年同期值修订幅度", "%"),
+    "tolerance": ("容差（“左右”目标按目标的此比例判定）", "比例"),
+    "measure": ("计算口径", None),
+    "ends_membership": ("终止名单资格", None),
+    # round_summary (绩效评估): one row per town and membership period of a round or batch
+    "years_on_record": ("在册年度（逗号分隔）", None),
+    "n_years_on_record": ("在册年度数", "个"),
+    "n_assessed_years": ("考核年度数", "个"),
+    "scores_by_year": ("各年得分及等次", None),
+    "targets_met_by_year": ("各年目标完成情况（完成数 / 适用数）", None),
+    "proposals_by_year": ("各年建议", None),
+    "yellow_cards": ("本轮黄牌数（已决定）", "张"),
+    "decisions": ("决定（日期、决定、文号）", None),
+    "fai_as_of_period": ("累计投资截至季度", None),
+}
+
+# A column whose codes differ by dataset: its label there (else COLUMNS).
+DATASET_COLUMNS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("towns", "status"): ("状态（active 在册 / eliminated 淘汰 / removed 调整出试点 / downgraded 降档 / promoted 升级）",
+                          None),
+    ("round_summary", "status"): ("状态（active 在册 / eliminated 淘汰 / removed 调整出试点 / downgraded 降档 / "
+                                  "promoted 升级）", None),
+    ("investment_progress", "status"): ("进度状态（green 绿灯 / amber 黄灯 / red 红灯）", None),
+    ("assessment_components", "status"): ("计分状态（ok 计分 / not_scored 不计分 / missing 缺数据）", None),
+    ("programme_kpis", "status"): ("完成情况（met 已完成 / on_track 进度正常 / behind 进度滞后 / not_met 未完成 / "
+                                   "not_yet_decided 尚未公布 / incomplete 数据不全）", None),
+    ("decisions", "source"): ("记录性质（confirmed 已核实 / illustrative 示例）", None),
+    ("decisions", "note"): ("决定说明", None),
 }
 
 
-def label(column: str) -> dict:
-    """{"label_zh": ..., "unit": ...}; an unlabelled column is labelled with its own name."""
-    zh, unit = COLUMNS.get(column, (column, None))
+def label(column: str, dataset: str | None = None) -> dict:
+    """{"label_zh": ..., "unit": ...} of a column (of a dataset); an unlabelled column is labelled with its own name."""
+    zh, unit = DATASET_COLUMNS.get((dataset or "", column)) or COLUMNS.get(column, (column, None))
     return {"label_zh": zh, "unit": unit}

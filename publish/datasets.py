@@ -1,4 +1,8 @@
-"""The published datasets (a contract: see shared/domain/publication.md) and their stable row order."""
+"""The published datasets (a contract: see shared/domain/publication.md) and their stable row order.
+
+A dataset whose mart table has not been built is skipped by the exporter and listed in the manifest's
+`missing_datasets` (publish.wap), so a dataset may be named here before dbt builds it.
+"""
 
 from __future__ import annotations
 
@@ -20,5 +24,7 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("assessment_components", "年度考核分项得分", ("year", "town_code", "indicator")),
     Dataset("town_annual_assessment", "年度考核结果", ("year", "town_code")),
     Dataset("programme_kpis", "两镇工作目标", ("year", "kpi")),
+    Dataset("decisions", "决定登记", ("decision_id",)),
+    Dataset("round_summary", "轮次（批次）绩效评估", ("programme", "list_name", "town_code")),
     Dataset("submissions", "县（市、区）报送情况", ("county_code", "year", "quarter", "received_at", "file_sha256")),
 )

@@ -78,7 +78,7 @@ def read_latest(url: str) -> dict | None:
 def _exports(conn, datasets: list[Dataset]) -> list[Export]:
     """Every file of a version except the manifest: four forms of each dataset and datasets.json."""
     tables = [fetch(conn, d) for d in datasets]
-    labels = {t.dataset.name: {c.name: label(c.name) for c in t.columns} for t in tables}
+    labels = {t.dataset.name: {c.name: label(c.name, t.dataset.name) for c in t.columns} for t in tables}
     exports: list[Export] = []
     for t in tables:
         exports += [to_csv(t), to_parquet(t), to_json(t)]

@@ -3,11 +3,12 @@
     from samplegen import generate, truth
     files = generate(Path("data/sample"))          # workbooks + expected.json
     values = truth("330424", 2016, 3)               # {(form, town|None, indicator): value}
+    prior = prior_truth("330481", 2016, 3)          # the 上年同期 values written beside them
 
 Command line: python -m samplegen --out DIR
 """
 
-from samplegen.generate import EXPECTED_FILE, SampleFile, generate, load_sample, truth
+from samplegen.generate import EXPECTED_FILE, SampleFile, generate, load_sample, prior_truth, truth
 from samplegen.periods import PERIODS, Period
 
-__all__ = ["EXPECTED_FILE", "PERIODS", "Period", "SampleFile", "generate", "load_sample", "truth"]
+__all__ = ["EXPECTED_FILE", "PERIODS", "Period", "SampleFile", "generate", "load_sample", "prior_truth", "truth"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from core.config import SEEDS_DIR
 from samplegen.periods import Period
-from samplegen.plan import YI_YUAN, Submission, plan_submissions
+from samplegen.plan import PRIOR_INDICATORS, YI_YUAN, Submission, plan_submissions, prior_layout, prior_revisions
 from samplegen.registry import Registry, load_registry
-from samplegen.report import Report, TruthKey, apply_defects, build_report, truth_of
+from samplegen.report import Report, TruthKey, apply_defects, build_report, prior_truth_of, truth_of
 from samplegen.values import Number, Values, build_values
 from samplegen.workbook import Presentation, render
 
@@ -51,7 +51,9 @@ class Sample:
 
     def clean_report(self, county_code: str, period: Period) -> Report:
         whole_wan = (county_code, period) == YI_YUAN
-        return build_report(self.registry, self.values, county_code, period, whole_wan=whole_wan)
+        prior = PRIOR_INDICATORS if prior_layout(county_code, period) else None
+        return build_report(self.registry, self.values, county_code, period, whole_wan=whole_wan, prior=prior,
+                            revisions=prior_revisions(county_code, period))
 
     def report_as_sent(self, submission: Submission) -> Report:
         report = self.clean_report(submission.county_code, submission.period)
@@ -80,6 +82,14 @@ def truth(county_code: str, year: int, quarter: int,
     return truth_of(sample.clean_report(county_code, Period(year, quarter)))
 
 
+def prior_truth(county_code: str, year: int, quarter: int,
+                seeds_dir: Path = SEEDS_DIR) -> dict[TruthKey, Number | None]:
+    """The 上年同期 values (canonical units) a correct parser reads beside the current values of the
+    county's report, keyed like `truth`; empty when the county writes no 上年同期 columns."""
+    sample = load_sample(Path(seeds_dir))
+    return prior_truth_of(sample.clean_report(county_code, Period(year, quarter)))
+
+
 def generate(out_dir: Path, seeds_dir: Path = SEEDS_DIR) -> list[SampleFile]:
     """Write every sample workbook and expected.json into out_dir (flat); sorted by receipt time."""
     out_dir = Path(out_dir)
@@ -90,6 +100,7 @@ def generate(out_dir: Path, seeds_dir: Path = SEEDS_DIR) -> list[SampleFile]:
         style = Presentation(
             money_unit=submission.variant.money_unit,
             remarks_column=submission.variant.remarks_column,
+            prior_layout=submission.variant.prior_layout,
             reporter=submission.reporter,
             phone=submission.phone,
             reported_on=submission.reported_on,

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from samplegen.periods import CST, PERIODS, Period
 from samplegen.registry import Registry
-from samplegen.report import Defect
+from samplegen.report import Defect, Revision
 from samplegen.values import stable_rng
 
 ON_TIME_DAYS = (5, 18)  # receipt, days after the quarter end
@@ -27,6 +27,16 @@ DEFECTS = (
     Defect("LZ-2", "PT-330424105", "fiscal_revenue", "not_reported"),
 )
 
+# From 2016 on, three counties (not all) report the same period last year (上年同期) beside some flow
+# indicators, each in its own layout: a two-row header (固定资产投资（万元） over 本期 | 上年同期), or a
+# column named 固定资产投资上年同期（万元） / 上年同期固定资产投资（万元）. The values are last year's,
+# except one revision (+8%) that the pipeline shows as value.prior_mismatch.
+PRIOR_FROM_YEAR = 2016
+PRIOR_LAYOUTS = {"330482": "group", "330481": "suffix", "330421": "prefix"}
+PRIOR_INDICATORS = {"LZ-1": ("fai", "tax_revenue", "operating_revenue"), "LZ-2": ("fiscal_revenue", "fai")}
+PRIOR_REVISED = ("330481", Period(2016, 3))
+PRIOR_REVISION = Revision("LZ-1", "CT-330481-01", "fai", 1.08)
+
 # Public holidays near the reporting windows (no receipts on these days).
 HOLIDAYS = frozenset(
     [date(2015, 4, 6), date(2016, 4, 4)]
@@ -43,6 +53,7 @@ class Variant:
     money_unit: str = "万元"
     remarks_column: bool = False
     defects: tuple[Defect, ...] = ()
+    prior_layout: str | None = None  # "group" | "suffix" | "prefix": how the 上年同期 columns are written
 
     @property
     def whole_wan(self) -> bool:
@@ -90,6 +101,15 @@ def _report_date(rng: random.Random, received: date, period: Period) -> date:
     return rng.choice(candidates) if candidates else received
 
 
+def prior_layout(county_code: str, period: Period) -> str | None:
+    """How the county writes its 上年同期 columns in the period (None: it writes none)."""
+    return PRIOR_LAYOUTS.get(county_code) if period.year >= PRIOR_FROM_YEAR else None
+
+
+def prior_revisions(county_code: str, period: Period) -> tuple[Revision, ...]:
+    return (PRIOR_REVISION,) if (county_code, period) == PRIOR_REVISED else ()
+
+
 def _file_name(county_code: str, county_name: str, period: Period) -> str:
     if (county_code, period) in CHINESE_FILE_NAMES:
         return f"{county_name}{period.quarter_label}两镇季报.xlsx"
@@ -132,14 +152,15 @@ def plan_submissions(registry: Registry) -> list[Submission]:
                 reporter=REPORTERS[(2 * county_index + period.year - PERIODS[0].year) % len(REPORTERS)],
                 phone=phone,
                 variant=Variant(money_unit="亿元" if key == YI_YUAN else "万元",
-                                remarks_column=key == REMARKS_COLUMN),
+                                remarks_column=key == REMARKS_COLUMN,
+                                prior_layout=prior_layout(county.code, period)),
                 expected_status="accepted",
                 expected_codes=(),
             )
             if key == REFUSED_THEN_CORRECTED:
                 corrected_day = day + timedelta(days=CORRECTION_DELAY_DAYS)
                 submissions.append(replace(
-                    clean, variant=Variant(defects=DEFECTS), expected_status="refused",
+                    clean, variant=replace(clean.variant, defects=DEFECTS), expected_status="refused",
                     expected_codes=("value.parent", "value.required"),
                 ))
                 submissions.append(replace(
@@ -153,5 +174,7 @@ def plan_submissions(registry: Registry) -> list[Submission]:
                 codes.append("header.unknown")
             if key in LATE:
                 codes.append("submission.late")
+            if key == PRIOR_REVISED:
+                codes.append("value.prior_mismatch")
             submissions.append(replace(clean, expected_codes=tuple(sorted(codes))))
     return sorted(submissions, key=lambda s: (s.received_at, s.file_name))

@@ -1,4 +1,8 @@
-"""The programme registry and indicator catalogue, read from the project's dbt seeds."""
+"""The programme registry and indicator catalogue, read from the project's dbt seeds.
+
+Who is a member when is not decided here: the sample uses THE membership definition,
+the dbt macro members_on evaluated over the same seeds (ingest.membership), so the
+generator, ingest and the warehouse agree on which towns report in which quarter."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from core.config import SEEDS_DIR
+from ingest.membership import memberships_on
 from samplegen.periods import Period
 
 FORMS = ("LZ-0", "LZ-1", "LZ-2")
@@ -31,15 +36,14 @@ class Town:
 
 @dataclass(frozen=True)
 class Membership:
+    """A row of the registry's memberships seed (whether it is in force on a day: `Registry.members`)."""
+
     town_code: str
     programme: str
     tier: str
     valid_from: date
     valid_to: date | None
     plan_investment_3y: float | None
-
-    def covers(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Registry:
     towns: dict[str, Town]
     memberships: tuple[Membership, ...]
     indicators: tuple[Indicator, ...]
+    seeds_dir: Path = SEEDS_DIR
 
     def county(self, code: str) -> County:
         for county in self.counties:
@@ -90,14 +95,13 @@ class Registry:
 
     def members(self, county_code: str, programme: str, period: Period) -> list[Town]:
         """Member towns of a programme in a county at the end of the period, sorted by code."""
-        codes = {
-            m.town_code
-            for m in self.memberships
-            if m.programme == programme
-            and m.covers(period.end)
-            and self.towns[m.town_code].county_code == county_code
-        }
+        codes = {m.town_code for m in memberships_on(period.end, self.seeds_dir)
+                 if m.programme == programme and self.towns[m.town_code].county_code == county_code}
         return [self.towns[code] for code in sorted(codes)]
+
+    def tiers(self, town_code: str, day: date) -> set[str]:
+        """The tiers of the town's memberships in force on `day` (empty if it is no member)."""
+        return {m.tier for m in memberships_on(day, self.seeds_dir) if m.town_code == town_code}
 
     def annual_task(self, town_code: str, year: int) -> float:
         """Annual investment task (one third of the 3-year plan) of a characteristic town.
@@ -106,17 +110,14 @@ class Registry:
         which the town was a member; for a year before the town joined, its
         first membership.
         """
-        plans = [(m, m.plan_investment_3y) for m in self.memberships
-                 if m.town_code == town_code and m.plan_investment_3y]
+        for quarter in (4, 3, 2, 1):
+            for m in memberships_on(Period(year, quarter).end, self.seeds_dir):
+                if m.town_code == town_code and m.plan_investment_3y:
+                    return m.plan_investment_3y / 3
+        plans = [m for m in self.memberships if m.town_code == town_code and m.plan_investment_3y]
         if not plans:
             raise KeyError(f"no investment plan for {town_code}")
-        for quarter in (4, 3, 2, 1):
-            day = Period(year, quarter).end
-            for membership, plan in plans:
-                if membership.covers(day):
-                    return plan / 3
-        _, first_plan = min(plans, key=lambda pair: pair[0].valid_from)
-        return first_plan / 3
+        return min(plans, key=lambda m: m.valid_from).plan_investment_3y / 3
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -161,4 +162,4 @@ def load_registry(seeds_dir: Path = SEEDS_DIR) -> Registry:
         )
         for row in _read(seeds_dir / "indicators.csv")
     )
-    return Registry(counties, towns, memberships, indicators)
+    return Registry(counties, towns, memberships, indicators, Path(seeds_dir))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from samplegen.periods import Period
 from samplegen.registry import FORMS, PROGRAMME_OF_FORM, County, Indicator, Registry
@@ -17,6 +18,8 @@ class Row:
     name: str
     town_code: str | None  # None for the county row of LZ-0
     values: dict[str, Number | None]  # indicator code -> value; None = written as "-"
+    # indicator code -> its value for the same period last year (上年同期), for the form's prior columns
+    prev_year: dict[str, Number | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class FormTable:
     form: str
     indicators: tuple[Indicator, ...]
     rows: tuple[Row, ...]
+    prior_indicators: tuple[str, ...] = ()  # codes of the indicators with a 上年同期 column
 
     @property
     def has_total(self) -> bool:
@@ -53,12 +57,25 @@ class Defect:
     kind: str  # "exceeds_parent" | "not_reported"
 
 
+@dataclass(frozen=True)
+class Revision:
+    """A 上年同期 that revises last year's report: last year's value times `factor`."""
+
+    form: str
+    town_code: str
+    indicator: str
+    factor: float
+
+
 def build_report(registry: Registry, values: Values, county_code: str, period: Period,
-                 whole_wan: bool = False) -> Report:
+                 whole_wan: bool = False, prior: Mapping[str, tuple[str, ...]] | None = None,
+                 revisions: tuple[Revision, ...] = ()) -> Report:
     """The clean report of a county for a period.
 
     whole_wan rounds money values to whole 万元: a county that reports in 亿元
     with 4 decimals can state nothing finer, so its canonical values are whole.
+    prior: form -> indicator codes the county reports with their 上年同期 (last
+    year's value of the same quarter, as revised by `revisions`).
     """
     county = registry.county(county_code)
     tables: list[FormTable] = []
@@ -71,17 +88,30 @@ def build_report(registry: Registry, values: Values, county_code: str, period: P
             if not towns:
                 continue
             entities = [(town.code, town.name_zh, town.code) for town in towns]
+        prior_codes = tuple((prior or {}).get(form, ()))
         rows = []
         for code, name, town_code in entities:
-            row_values: dict[str, Number | None] = {}
-            for ind in indicators:
-                value = values.get(form, code, ind.code, period)
-                if whole_wan and ind.is_money:
-                    value = float(round(value))
-                row_values[ind.code] = value
-            rows.append(Row(code, name, town_code, row_values))
-        tables.append(FormTable(form, indicators, tuple(rows)))
+            row_values = {ind.code: _value(values, form, code, ind, period, whole_wan) for ind in indicators}
+            prev_year = {ind.code: _prev_year(values, form, code, ind, period, whole_wan, revisions)
+                         for ind in indicators if ind.code in prior_codes}
+            rows.append(Row(code, name, town_code, row_values, prev_year))
+        tables.append(FormTable(form, indicators, tuple(rows), prior_codes))
     return Report(county, period, tuple(tables))
+
+
+def _value(values: Values, form: str, entity: str, ind: Indicator, period: Period, whole_wan: bool) -> Number:
+    value = values.get(form, entity, ind.code, period)
+    return float(round(value)) if whole_wan and ind.is_money else value
+
+
+def _prev_year(values: Values, form: str, entity: str, ind: Indicator, period: Period, whole_wan: bool,
+               revisions: tuple[Revision, ...]) -> Number:
+    """Last year's value of the same quarter, revised where a revision says so."""
+    value = values.get(form, entity, ind.code, Period(period.year - 1, period.quarter))
+    for r in revisions:
+        if (r.form, r.town_code, r.indicator) == (form, entity, ind.code):
+            value = round(value * r.factor, 0 if ind.is_integer else 1)
+    return float(round(value)) if whole_wan and ind.is_money else value
 
 
 def apply_defects(report: Report, defects: tuple[Defect, ...]) -> Report:
@@ -115,5 +145,15 @@ def truth_of(report: Report) -> dict[TruthKey, Number | None]:
     for table in report.tables:
         for row in table.rows:
             for code, value in row.values.items():
+                out[(table.form, row.town_code, code)] = value
+    return out
+
+
+def prior_truth_of(report: Report) -> dict[TruthKey, Number | None]:
+    """{(form, town code or None, indicator): 上年同期 as reported} for the indicators that carry one."""
+    out: dict[TruthKey, Number | None] = {}
+    for table in report.tables:
+        for row in table.rows:
+            for code, value in row.prev_year.items():
                 out[(table.form, row.town_code, code)] = value
     return out

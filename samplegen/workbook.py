@@ -37,6 +37,7 @@ NOT_REPORTED = "-"
 YI_PER_WAN = 10_000
 REMARKS_HEADER = "备注"
 REMARKS = ("含省重点项目", "", "新开工项目较多", "", "")
+CURRENT_SUB, PRIOR_SUB = "本期", "上年同期"  # sub-headings under an indicator's group cell
 
 THIN = Side(style="thin")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -51,6 +52,7 @@ class Presentation:
     reporter: str
     phone: str
     reported_on: date
+    prior_layout: str | None = None  # 上年同期 columns: "group" (本期 | 上年同期 under the indicator), "suffix", "prefix"
 
 
 def cn_date(day: date) -> str:
@@ -103,61 +105,122 @@ def _total(ind: Indicator, cells: list[Number | str], style: Presentation) -> Nu
     return round(sum(numbers), _digits(ind, style))
 
 
-def _write_form(ws: Worksheet, report: Report, table: FormTable, style: Presentation) -> None:
-    headers = ["代码", "名称"] + [header_text(ind, style) for ind in table.indicators]
-    remarks = style.remarks_column and table.has_total
-    if remarks:
-        headers.append(REMARKS_HEADER)
-    last_col = len(headers)
-    last_letter = get_column_letter(last_col)
+@dataclass(frozen=True)
+class Column:
+    """A value column of a form sheet: an indicator's current value, or its 上年同期."""
 
-    ws["A1"] = TITLES[table.form]
-    ws.merge_cells(f"A1:{last_letter}1")
+    ind: Indicator
+    prior: bool = False
+
+
+def columns_of(table: FormTable, style: Presentation) -> list[Column]:
+    """The value columns in order: each indicator, followed by its 上年同期 column if it has one."""
+    out: list[Column] = []
+    for ind in table.indicators:
+        out.append(Column(ind))
+        if style.prior_layout and ind.code in table.prior_indicators:
+            out.append(Column(ind, prior=True))
+    return out
+
+
+def _two_row_header(columns: list[Column], style: Presentation) -> bool:
+    return style.prior_layout == "group" and any(col.prior for col in columns)
+
+
+def column_header(col: Column, style: Presentation) -> str:
+    """The one-row header text of a column (a prior column of the group layout: its sub-heading)."""
+    if not col.prior:
+        return header_text(col.ind, style)
+    unit = _unit(col.ind, style)
+    if style.prior_layout == "group":
+        return PRIOR_SUB
+    if style.prior_layout == "prefix":
+        return f"上年同期{col.ind.name_zh}（{unit}）"
+    return f"{col.ind.name_zh}上年同期（{unit}）"
+
+
+def _header_cell(ws: Worksheet, row: int, col: int, text: str | None) -> None:
+    cell = ws.cell(row=row, column=col, value=text)
+    cell.font = Font(bold=True)
+    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    cell.border = BORDER
+
+
+def _write_header(ws: Worksheet, headers: list[str], columns: list[Column], style: Presentation) -> int:
+    """Header row 3 (and row 4 for 本期 | 上年同期 under a merged group cell); returns the first data row."""
+    if not _two_row_header(columns, style):
+        for col, text in enumerate(headers, start=1):
+            _header_cell(ws, 3, col, text)
+        ws.row_dimensions[3].height = 42
+        return 4
+    sheet_cols = {2 + index: col for index, col in enumerate(columns, start=1)}
+    for col, text in enumerate(headers, start=1):
+        value = sheet_cols.get(col)
+        if value is not None and value.prior:
+            _header_cell(ws, 3, col, None)
+            _header_cell(ws, 4, col, PRIOR_SUB)
+            ws.merge_cells(start_row=3, end_row=3, start_column=col - 1, end_column=col)
+            ws.cell(row=4, column=col - 1, value=CURRENT_SUB)
+            continue
+        _header_cell(ws, 3, col, text)
+        _header_cell(ws, 4, col, None)
+        if not (col + 1 in sheet_cols and sheet_cols[col + 1].prior):
+            ws.merge_cells(start_row=3, end_row=4, start_column=col, end_column=col)
+    ws.row_dimensions[3].height = 30
+    ws.row_dimensions[4].height = 24
+    return 5
+
+
+def _write_title(ws: Worksheet, report: Report, form: str, last_col: int) -> None:
+    ws["A1"] = TITLES[form]
+    ws.merge_cells(f"A1:{get_column_letter(last_col)}1")
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
     ws.row_dimensions[1].height = 28
-    ws["A2"] = f"表号：{table.form}"
+    ws["A2"] = f"表号：{form}"
     ws["C2"] = f"填报单位：{report.county.name_zh}"
     ws.cell(row=2, column=last_col, value=f"报告期：{report.period.ytd_label}")
     ws.cell(row=2, column=last_col).alignment = Alignment(horizontal="right")
 
-    for col, text in enumerate(headers, start=1):
-        cell = ws.cell(row=3, column=col, value=text)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = BORDER
-    ws.row_dimensions[3].height = 42
 
-    row_no = 3
-    written: dict[str, list[Number | str]] = {ind.code: [] for ind in table.indicators}
+def _value_cell(ws: Worksheet, row_no: int, col: int, ind: Indicator, value: Number | str | None,
+                style: Presentation) -> None:
+    cell = ws.cell(row=row_no, column=col, value=value)
+    cell.number_format = _number_format(ind, style)
+    cell.border = BORDER
+    if isinstance(value, str):
+        cell.alignment = Alignment(horizontal="center")
+
+
+def _write_rows(ws: Worksheet, table: FormTable, columns: list[Column], style: Presentation, first_row: int,
+                remarks_col: int | None) -> int:
+    """The data rows and the 合计 row; returns the last row written."""
+    row_no = first_row - 1
+    written: dict[Column, list[Number | str]] = {col: [] for col in columns}
     for index, row in enumerate(table.rows):
         row_no += 1
         ws.cell(row=row_no, column=1, value=row.code).border = BORDER
         ws.cell(row=row_no, column=2, value=row.name).border = BORDER
-        for col, ind in enumerate(table.indicators, start=3):
-            shown = _display(ind, row.values[ind.code], style)
-            written[ind.code].append(shown)
-            cell = ws.cell(row=row_no, column=col, value=shown)
-            cell.number_format = _number_format(ind, style)
-            cell.border = BORDER
-            if isinstance(shown, str):
-                cell.alignment = Alignment(horizontal="center")
-        if remarks:
-            ws.cell(row=row_no, column=last_col, value=REMARKS[index % len(REMARKS)] or None).border = BORDER
-
+        for sheet_col, col in enumerate(columns, start=3):
+            shown = _display(col.ind, (row.prev_year if col.prior else row.values)[col.ind.code], style)
+            written[col].append(shown)
+            _value_cell(ws, row_no, sheet_col, col.ind, shown, style)
+        if remarks_col:
+            ws.cell(row=row_no, column=remarks_col, value=REMARKS[index % len(REMARKS)] or None).border = BORDER
     if table.has_total:
         row_no += 1
         ws.cell(row=row_no, column=1).border = BORDER
         total_name = ws.cell(row=row_no, column=2, value="合计")
         total_name.font = Font(bold=True)
         total_name.border = BORDER
-        for col, ind in enumerate(table.indicators, start=3):
-            cell = ws.cell(row=row_no, column=col, value=_total(ind, written[ind.code], style))
-            cell.number_format = _number_format(ind, style)
-            cell.border = BORDER
-        if remarks:
-            ws.cell(row=row_no, column=last_col).border = BORDER
+        for sheet_col, col in enumerate(columns, start=3):
+            _value_cell(ws, row_no, sheet_col, col.ind, _total(col.ind, written[col], style), style)
+        if remarks_col:
+            ws.cell(row=row_no, column=remarks_col).border = BORDER
+    return row_no
 
+
+def _write_footer(ws: Worksheet, row_no: int, style: Presentation) -> None:
     row_no += 1  # one blank row
     footer = (
         FOOTER_NOTE,
@@ -169,12 +232,24 @@ def _write_form(ws: Worksheet, report: Report, table: FormTable, style: Presenta
         row_no += 1
         ws.cell(row=row_no, column=1, value=text)
 
+
+def _write_form(ws: Worksheet, report: Report, table: FormTable, style: Presentation) -> None:
+    columns = columns_of(table, style)
+    headers = ["代码", "名称"] + [column_header(col, style) for col in columns]
+    remarks = style.remarks_column and table.has_total
+    if remarks:
+        headers.append(REMARKS_HEADER)
+    last_col = len(headers)
+    _write_title(ws, report, table.form, last_col)
+    first_row = _write_header(ws, headers, columns, style)
+    last_row = _write_rows(ws, table, columns, style, first_row, last_col if remarks else None)
+    _write_footer(ws, last_row, style)
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = max(14, max(_display_width(r.name) for r in table.rows) + 2)
     for col in range(3, last_col + 1):
         width = min(18, max(11, _display_width(headers[col - 1]) // 2 + 2))
         ws.column_dimensions[get_column_letter(col)].width = width
-    ws.freeze_panes = "C4"
+    ws.freeze_panes = f"C{first_row}"
 
 
 def _write_instructions(ws: Worksheet) -> None:

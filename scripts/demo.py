@@ -78,15 +78,25 @@ def run_dags(log_path: Path) -> dict[str, tuple[str, float]]:
 
 
 def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
-    from core.warehouse import connect
-    from ingest.current import CURRENT_FORMS_SQL
-    from publish.wap import read_latest
-
     ok = all(state == "success" for state, _ in states.values())
     print("\n=== Airflow runs (dag.test) ===")
     for dag_id, (state, secs) in states.items():
         print(f"  {dag_id:20} {state:8} {secs:6.1f} s")
     print(f"  (Airflow log: {log_path})")
+    print_submissions()
+    print_dbt_results()
+    print_quality_gates()
+    print_assessment()
+    ok = print_publication() and ok
+    print_deadline("2016Q4")
+    print(f"\nfeedback and reminders to counties: {config.outbox_dir()}")
+    print("demo " + ("OK" if ok else "FAILED"))
+    return ok
+
+
+def print_submissions() -> None:
+    from core.warehouse import connect
+    from ingest.current import CURRENT_FORMS_SQL
 
     with connect() as conn:
         rows = conn.execute(
@@ -121,60 +131,121 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
     for name, c, y, q, code, sheet, cell in refused:
         print(f"  refused {name} ({c} {y}Q{q}): {code} at {sheet}!{cell}")
 
+
+def print_dbt_results() -> None:
     from core.dbt import target_dir
 
     run_results = target_dir() / "run_results.json"
-    if run_results.exists():
-        results = json.loads(run_results.read_text())["results"]
-        kinds: dict[str, dict[str, int]] = {}
-        for r in results:
-            kind = r["unique_id"].split(".", 1)[0]
-            kinds.setdefault(kind, {}).setdefault(r["status"], 0)
-            kinds[kind][r["status"]] += 1
-        print("\n=== dbt build ===")
-        for kind, counts in sorted(kinds.items()):
-            print(f"  {kind:10} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if not run_results.exists():
+        return
+    kinds: dict[str, dict[str, int]] = {}
+    for r in json.loads(run_results.read_text())["results"]:
+        kind = r["unique_id"].split(".", 1)[0]
+        kinds.setdefault(kind, {}).setdefault(r["status"], 0)
+        kinds[kind][r["status"]] += 1
+    print("\n=== dbt build ===")
+    for kind, counts in sorted(kinds.items()):
+        print(f"  {kind:10} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
+
+def print_quality_gates() -> None:
     print("\n=== Great Expectations ===")
     for stage in ("raw", "warehouse"):
         path = config.var_dir() / "quality" / f"{stage}.json"
-        if path.exists():
-            doc = json.loads(path.read_text())
-            n = sum(len(s["expectations"]) for s in doc["suites"])
-            failed = [e for s in doc["suites"] for e in s["expectations"] if not e["success"]]
-            by_severity = ", ".join(f"{sum(e['severity'] == sev for e in failed)} {sev}"
-                                    for sev in ("critical", "warning", "info") if any(e["severity"] == sev for e in failed))
-            print(f"  {stage:10} {'PASS' if doc['success'] else 'FAIL'}: {len(doc['suites'])} suites, "
-                  f"{n} expectations, {len(failed)} not met" + (f" ({by_severity})" if failed else ""))
-            for e in failed:
-                print(f"    {e['severity']:8} {e.get('description') or e['type']}: {e.get('unexpected_count')}")
+        if not path.exists():
+            continue
+        doc = json.loads(path.read_text())
+        n = sum(len(s["expectations"]) for s in doc["suites"])
+        failed = [e for s in doc["suites"] for e in s["expectations"] if not e["success"]]
+        by_severity = ", ".join(f"{sum(e['severity'] == sev for e in failed)} {sev}"
+                                for sev in ("critical", "warning", "info") if any(e["severity"] == sev for e in failed))
+        print(f"  {stage:10} {'PASS' if doc['success'] else 'FAIL'}: {len(doc['suites'])} suites, "
+              f"{n} expectations, {len(failed)} not met" + (f" ({by_severity})" if failed else ""))
+        for e in failed:
+            print(f"    {e['severity']:8} {e.get('description') or e['type']}: {e.get('unexpected_count')}")
+
+
+ASSESSMENT_BY_YEAR = """
+    with reported as (
+        select year, count(distinct town_code) as members
+        from marts.town_quarter_indicators where quarter = 4 group by year
+    ),
+    assessed as (
+        select year, count(*) as assessed, count(*) filter (where comparable) as comparable,
+            count(*) filter (where pending) as pending
+        from marts.town_annual_assessment group by year
+    ),
+    proposed as (
+        select year, string_agg(code || ' ' || n, ', ' order by code) as proposals
+        from (select year, code, count(*) as n
+              from marts.town_annual_assessment, unnest(string_to_array(nullif(proposals, ''), ',')) as code
+              group by 1, 2) x
+        group by year
+    ),
+    decided as (
+        select year, string_agg(action || ' ' || n, ', ' order by action) as decisions
+        from (select assessment_year as year, action, count(*) as n from marts.decisions
+              where assessment_year is not null group by 1, 2) x
+        group by year
+    )
+    select reported.year, reported.members, coalesce(assessed.assessed, 0), coalesce(assessed.comparable, 0),
+        coalesce(assessed.pending, 0), coalesce(proposed.proposals, ''), coalesce(decided.decisions, '')
+    from reported
+    left join assessed using (year)
+    left join proposed using (year)
+    left join decided using (year)
+    order by reported.year
+"""
+
+
+def print_assessment() -> None:
+    """Per year: towns reporting at Q4, how many were assessed, the proposals and the decisions recorded."""
+    from core.warehouse import connect
+
+    with connect() as conn:
+        if not conn.execute("select to_regclass('marts.town_annual_assessment') is not null").fetchone()[0]:
+            return
+        rows = conn.execute(ASSESSMENT_BY_YEAR).fetchall()
+    print("\n=== Annual assessment: proposals (建议) and decisions (决定) ===")
+    for year, members, assessed, comparable, pending, proposals, decisions in rows:
+        if not assessed:
+            print(f"  {year}: {members} towns reported at Q4; baseline year, monitored, not assessed")
+            continue
+        print(f"  {year}: {members} towns reported at Q4; {assessed} assessed ({comparable} comparable, "
+              f"{pending} pending)")
+        print(f"        proposals: {proposals or 'none'}")
+        print(f"        decisions: {decisions or 'none recorded'}")
+
+
+def print_publication() -> bool:
+    from publish.wap import read_latest
 
     url = config.publish_url()
     manifest = read_latest(url)
     print("\n=== Publication ===")
-    if manifest:
-        print(f"  LATEST = {manifest['version']}  ({url}/v/{manifest['version']})")
-        for f in manifest["files"]:
-            print(f"  {f['name']:32} {f['rows']:6} rows {f['bytes']:9} bytes")
-    else:
+    if not manifest:
         print("  nothing published")
-        ok = False
+        return False
+    print(f"  LATEST = {manifest['version']}  ({url}/v/{manifest['version']})")
+    for f in manifest["files"]:
+        print(f"  {f['name']:32} {f['rows']:6} rows {f['bytes']:9} bytes")
     bulletins = sorted((Path(url.removeprefix("file://")) / "bulletin").glob("*.html")) if url.startswith(
         "file://") else []
     for b in bulletins:
         print(f"  bulletin: {b}")
+    return True
+
+
+def print_deadline(period: str) -> None:
     from ops.reminders import status_report_path
 
-    status = status_report_path("2016Q4")
+    status = status_report_path(period)
     if status.exists():
         report = json.loads(status.read_text(encoding="utf-8"))
         print(f"\n=== Deadline {report['period']} ({report['deadline']}) ===")
         for state, counties in sorted(report["by_status"].items()):
             print(f"  {state:12} {', '.join(counties)}")
         print(f"  (status report: {status})")
-    print(f"\nfeedback and reminders to counties: {config.outbox_dir()}")
-    print("demo " + ("OK" if ok else "FAILED"))
-    return ok
 
 
 def main() -> int:

@@ -115,6 +115,10 @@ CASES = {
         [TQI], ["update marts.town_quarter_indicators set reported_growth_pct = growth_pct + 10 where "
                 + one("town_quarter_indicators", "indicator = 'gdp' and growth_pct is not null")],
         {f"{TQI}.growth_mismatch": "warning"}),
+    "prior-year value not last year's report": (
+        [TQI], ["update marts.town_quarter_indicators set value_ytd_prev_year = value_ytd_prev_year + 1 where "
+                + one("town_quarter_indicators", "prev_year_source = 'last_year_report'")],
+        {f"{TQI}.prev_year_source": "critical"}),
     "town not a member at quarter end": (
         [TQI], ["update marts.town_quarter_indicators set tier = null where " + one("town_quarter_indicators")],
         {f"{TQI}.not_null.tier": "warning"}),
@@ -163,24 +167,68 @@ CASES = {
         [TA], ["update marts.town_annual_assessment as a set rank_in_tier = (select max(b.rank_in_tier) "
                "from marts.town_annual_assessment as b where b.year = a.year and b.programme = a.programme "
                "and b.tier = a.tier) where " + one("town_annual_assessment", SOLE_FIRST)],
-        {f"{TA}.rank_order": "critical", f"{TA}.rank_first": "critical"}),
-    "yellow card without a reason": (
-        [TA], ["update marts.town_annual_assessment set yellow_card = true, yellow_cards_in_round = 1 where "
-               + one("town_annual_assessment", "programme = 'pilot' and tier = 'municipal' and not yellow_card "
-                     "and yellow_cards_in_round = 0 and score >= 60", "score desc")],
+        {f"{TA}.rank_order": "critical"}),
+    "a pending result with a score": (
+        [TA], ["update marts.town_annual_assessment set pending = true where "
+               + one("town_annual_assessment", "comparable and proposals = ''")],
+        {f"{TA}.pending": "critical", f"{TA}.comparable": "critical"}),
+    "a rank on a score that is not comparable": (
+        [TA], ["update marts.town_annual_assessment set comparable = false where "
+               + one("town_annual_assessment", "comparable and proposals = '' and programme = 'characteristic'",
+                     "score")],
+        {f"{TA}.rank_when_comparable": "critical", f"{TA}.comparable": "critical", f"{TA}.rank_order": "critical"}),
+    "a yellow card proposed without a reason": (
+        [TA], ["update marts.town_annual_assessment set proposals = 'yellow_card' where "
+               + one("town_annual_assessment", "programme = 'pilot' and tier = 'municipal' and comparable "
+                     "and proposals = ''", "score desc")],
         {f"{TA}.yellow_card": "critical"}),
-    "removal without a second card": (
+    "a removal proposed without a second decided card": (
+        [TA], ["update marts.town_annual_assessment set proposals = 'remove' where "
+               + one("town_annual_assessment", "programme = 'pilot' and tier = 'municipal' and proposals = '' "
+                     "and yellow_cards_in_round = 0")],
+        {f"{TA}.remove": "critical"}),
+    "a decided yellow card without a decision": (
+        [TA], ["update marts.town_annual_assessment set yellow_card = true where "
+               + one("town_annual_assessment", "programme = 'pilot' and not yellow_card and decision is null")],
+        {f"{TA}.decided": "critical"}),
+    "a removal without a decision": (
         [TA], ["update marts.town_annual_assessment set removed_next_year = true where "
-               + one("town_annual_assessment", "programme = 'pilot' and not yellow_card")],
-        {f"{TA}.removal": "critical"}),
-    "elimination not applied": (
-        [TA], ["update marts.town_annual_assessment set eliminated_next_year = false where "
-               + one("town_annual_assessment", "eliminated_next_year")],
-        {f"{TA}.elimination": "critical"}),
-    "downgrade warning without a failing grade": (
-        [TA], ["update marts.town_annual_assessment set downgrade_warning = true where "
-               + one("town_annual_assessment", "tier like 'provincial_%' and grade <> '不合格'")],
-        {f"{TA}.downgrade_warning": "critical"}),
+               + one("town_annual_assessment", "programme = 'pilot' and decision is null")],
+        {f"{TA}.decided": "critical"}),
+    "an elimination without a decision": (
+        [TA], ["update marts.town_annual_assessment set eliminated_next_year = true where "
+               + one("town_annual_assessment", "'eliminate' = any(string_to_array(proposals, ',')) "
+                     "and decision is null")],
+        {f"{TA}.decided": "critical"}),
+    "an elimination proposal dropped": (
+        [TA], ["update marts.town_annual_assessment "
+               "set proposals = array_to_string(array_remove(string_to_array(proposals, ','), 'eliminate'), ',') "
+               "where " + one("town_annual_assessment", "'eliminate' = any(string_to_array(proposals, ','))")],
+        {f"{TA}.eliminate": "critical"}),
+    "proposals out of order": (
+        [TA], ["update marts.town_annual_assessment set proposals = proposals || ',eliminate' where "
+               + one("town_annual_assessment", "proposals <> '' and proposals not like '%eliminate%'")],
+        {f"{TA}.proposal_codes": "critical", f"{TA}.eliminate": "critical"}),
+    "downgrade warning without the downgrade risk proposal": (
+        [TA], ["update marts.town_annual_assessment set downgrade_warning = not downgrade_warning where "
+               + one("town_annual_assessment", "tier = 'provincial_creation'")],
+        {f"{TA}.downgrade_risk": "critical"}),
+    "a membership ended without a decision": (
+        [TOWNS], ["update marts.towns set valid_to = '2016-12-31', status = 'eliminated' where "
+                  + one("towns", "status = 'active' and valid_to is null and programme = 'characteristic'")],
+        {f"{TOWNS}.registry_memberships": "critical", f"{TOWNS}.status_by_decision": "critical"}),
+    "a decision not applied to the membership": (
+        [TOWNS], ["update marts.towns set valid_to = registry_valid_to, status = 'active', ended_by = null, "
+                  "decision_id = null where " + one("towns", "ended_by = 'decision'")],
+        {f"{TOWNS}.decisions_applied": "critical"}),
+    "a weight not as configured": (
+        [AC], ["update marts.assessment_components set weight = weight + 1 where "
+               + one("assessment_components", "scored and points >= weight / 2")],
+        {f"{AC}.configured_weight": "critical", f"{AC}.points_formula": "critical"}),
+    "a task marked default where the city assigned one": (
+        [IP], ["update marts.investment_progress set annual_task_source = 'default' where "
+               + one("investment_progress", "annual_task_source = 'assigned'")],
+        {f"{IP}.annual_task": "critical"}),
     "points above the weight": (
         [AC, TA], ["update marts.assessment_components set points = weight + 1 where "
                    + one("assessment_components", "points is not null and actual is not null")],
@@ -190,12 +238,16 @@ CASES = {
                + one("pilot_targets", "met_gdp_growth is not null")],
         {f"{PT}.met_gdp_growth": "critical"}),
     "negative KPI": (
-        [KPI], ["update marts.programme_kpis set value = -1, met = false where "
-                + one("programme_kpis", "comparison = 'at_least' and target > 0")],
+        [KPI], ["update marts.programme_kpis set value = -1, met = false, status = 'not_met' where "
+                + one("programme_kpis", "comparison = 'at_least' and target > 0 and met is not null")],
         {f"{KPI}.between.value": "critical"}),
     "KPI met against the target": (
-        [KPI], ["update marts.programme_kpis set met = not met where " + one("programme_kpis", "met is not null")],
+        [KPI], ["update marts.programme_kpis set met = not met, status = case when met then 'not_met' else 'met' end "
+                "where " + one("programme_kpis", "met is not null")],
         {f"{KPI}.met": "critical"}),
+    "KPI status against met": (
+        [KPI], ["update marts.programme_kpis set status = 'on_track' where " + one("programme_kpis", "met is not null")],
+        {f"{KPI}.status_met": "critical"}),
 }
 
 

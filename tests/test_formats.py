@@ -97,3 +97,23 @@ def test_a_report_assembled_from_csv_forms_is_incomplete_until_every_form_arrive
     rows = conn.execute(f"select form, submission_id from ({CURRENT_FORMS_SQL}) c "
                         "where county_code = '330402' and year = 2016 and quarter = 2 order by form").fetchall()
     assert rows == [("LZ-0", second.submission_id), ("LZ-1", first.submission_id), ("LZ-2", last.submission_id)]
+
+
+def _with_prior(report):
+    return {(v.form, v.town_code, v.indicator): (v.value, v.value_prev_year, v.cell, v.prev_year_cell)
+            for v in report.values}
+
+
+@pytest.mark.parametrize("name", ["330482_2016Q1.xlsx", "330481_2016Q1.xlsx"])  # 本期|上年同期 group; named columns
+def test_prior_year_columns_read_the_same_in_xls_and_csv(sample_dir, tmp_path, name):
+    want = _with_prior(parse_report(sample_dir / name))
+    assert any(prior is not None for _, prior, _, _ in want.values())
+    xls = parse_report(to_xls(sample_dir / name, tmp_path / name.replace(".xlsx", ".xls")))
+    assert xls.status == "accepted" and xls.findings == []
+    assert _with_prior(xls) == want
+    merged = {}
+    for path in to_csv_forms(sample_dir / name, tmp_path, encoding="gbk"):
+        report = parse_report(path)
+        assert report.status == "accepted", report.findings
+        merged.update(_with_prior(report))
+    assert merged == want

@@ -92,3 +92,33 @@ def test_code_and_name_columns_and_unknown_headers():
     # the same alias resolves per form: 地区生产总值 is county_gdp on LZ-0 and gdp on LZ-2
     assert match_header("地区生产总值（万元）", "LZ-0").indicator.code == "county_gdp"
     assert match_header("地区生产总值（万元）", "LZ-2").indicator.code == "gdp"
+
+
+@pytest.mark.parametrize(("text", "form", "code", "unit"), [
+    ("固定资产投资上年同期（万元）", "LZ-1", "fai", "万元"),
+    ("上年同期固定资产投资(亿元)", "LZ-2", "fai", "亿元"),
+    ("其中：特色产业投资上年同期", "LZ-1", "fai_feature", None),
+    ("完成固定资产投资 去年同期", "LZ-1", "fai", None),
+    ("上年同期数 财政收入（万元）", "LZ-2", "fiscal_revenue", "万元"),
+    ("税收收入（上年同期）（万元）", "LZ-1", "tax_revenue", "万元"),
+    ("从业人员上年同期（人）", "LZ-1", "employees", "人"),  # a stock has one too
+])
+def test_named_prior_year_headers(text, form, code, unit):
+    m = match_header(text, form)
+    assert (m.kind, m.indicator.code, m.unit, m.prior) == ("indicator", code, unit, True)
+    assert match_header(text.replace("上年同期数", "").replace("上年同期", "").replace("去年同期", "")
+                        .replace("（）", ""), form).prior is False
+
+
+@pytest.mark.parametrize("text", ["上年同期", "上年同期（万元）", "地区生产总值增速上年同期", "上年同期固定资产投资上年同期",
+                                  "上年固定资产投资"])
+def test_headers_that_are_no_named_prior_column(text):
+    assert match_header(text, "LZ-2").kind == "unknown"
+
+
+@pytest.mark.parametrize(("reported", "accepted", "differs"), [
+    ("101", "100", False), ("101.01", "100", True), ("98.9", "100", True), ("0", "0", False), ("1", "0", True)])
+def test_prior_differs_beyond_the_tolerance(reported, accepted, differs):
+    from ingest.history import prior_differs
+
+    assert prior_differs(Decimal(reported), Decimal(accepted), Decimal("0.01")) is differs

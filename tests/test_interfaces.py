@@ -26,10 +26,24 @@ def test_check_json_of_an_accepted_report(sample_dir, tmp_path):
     assert (doc["status"], doc["county_code"], doc["period"]) == ("accepted", "330402", "2016Q3")
     assert all(set(f) == FINDING_KEYS for f in doc["findings"])
     assert [f["code"] for f in doc["findings"]] == ["check.history_skipped"]
-    assert doc["values"] and all(set(v) == {"form", "town_code", "indicator", "value"} for v in doc["values"])
+    assert doc["values"] and all(set(v) == {"form", "town_code", "indicator", "value", "value_prev_year"}
+                                 for v in doc["values"])
     fai = next(v for v in doc["values"] if v["town_code"] == "CT-330402-01" and v["indicator"] == "fai")
     assert fai["form"] == "LZ-1" and isinstance(fai["value"], float)
+    assert all(v["value_prev_year"] is None for v in doc["values"])  # 南湖区 writes no 上年同期 columns
     assert not (tmp_path / "var").exists()  # check writes nothing
+
+
+def test_check_json_values_carry_the_reported_prior_year_value(sample_dir):
+    from samplegen import prior_truth
+
+    proc = run("ingest", "check", str(sample_dir / "330481_2016Q3.xlsx"), "--json", "--no-history")
+    assert proc.returncode == 0, proc.stderr
+    values = json.loads(proc.stdout)["values"]
+    got = {(v["form"], v["town_code"], v["indicator"]): v["value_prev_year"] for v in values
+           if v["value_prev_year"] is not None}
+    assert got == pytest.approx(prior_truth("330481", 2016, 3))
+    assert isinstance(got[("LZ-1", "CT-330481-01", "fai")], float)
 
 
 def test_check_json_of_a_refused_report_names_cells(sample_dir):

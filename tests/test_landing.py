@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -253,3 +254,101 @@ def test_growth_outlier_and_growth_mismatch_against_last_year_are_warnings(wareh
     warned = {(f.code, f.indicator, f.town_code) for f in result.findings if f.severity == "warning"}
     assert ("value.growth_outlier", "fiscal_revenue", "PT-330483107") in warned
     assert ("value.growth_mismatch", "gdp_growth", "PT-330483107") in warned
+
+
+# ----------------------------------------------------------------------------- 上年同期 (same period last year)
+
+REVISED = "330481_2016Q3.xlsx"  # 海宁市 writes 上年同期 columns; CT-330481-01's fai one revises 2015Q3 by +8%
+
+
+def _prior_mismatches(findings):
+    return [(f.sheet, f.cell, f.town_code, f.indicator, f.severity) for f in findings
+            if f.code == "value.prior_mismatch"]
+
+
+def test_prior_year_values_are_loaded_with_their_cells_and_a_revision_is_a_warning(warehouse, conn, sample_dir,
+                                                                                     expected):
+    assert submit(sample_dir / "330481_2015Q3.xlsx").status == "accepted"
+    assert next(e for e in expected if e["file"] == REVISED)["expected_codes"] == ["value.prior_mismatch"]
+    result = submit(sample_dir / REVISED)
+    assert result.status == "accepted"
+    assert _prior_mismatches(result.findings) == [("LZ-1 特色小镇", "D4", "CT-330481-01", "fai", "warning")]
+    f = next(f for f in result.findings if f.code == "value.prior_mismatch")
+    accepted = conn.execute("select value from raw.report_values v join landing.submissions s using (submission_id) "
+                            "where s.county_code = '330481' and s.year = 2015 and s.quarter = 3 "
+                            "and v.town_code = 'CT-330481-01' and v.indicator = 'fai'").fetchone()[0]
+    assert str(accepted) in f.message_zh and "修订" in f.message_zh and "revision" in f.message_en
+    row = conn.execute("select value, value_prev_year, source_sheet, source_cell, prev_year_source_cell "
+                       "from raw.report_values where submission_id = %s and town_code = 'CT-330481-01' "
+                       "and indicator = 'fai'", (result.submission_id,)).fetchone()
+    assert row[1] == pytest.approx(accepted * Decimal("1.08"), abs=Decimal("0.1"))
+    assert row[2:] == ("LZ-1 特色小镇", "C4", "D4")
+    lz2 = conn.execute("select source_cell, prev_year_source_cell from raw.report_values where submission_id = %s "
+                       "and town_code = 'PT-330481101' and indicator = 'fiscal_revenue'",
+                       (result.submission_id,)).fetchone()
+    assert lz2 == ("F4", "G4")
+    # indicators without a 上年同期 column: null
+    assert _count(conn, "select count(*) from raw.report_values where submission_id = %s and indicator = 'employees' "
+                        "and value_prev_year is null and prev_year_source_cell is null", result.submission_id) == 2
+
+
+@pytest.mark.parametrize(("ratio", "warned"), [(Decimal("1.009"), False), (Decimal("0.991"), False),
+                                               (Decimal("1.011"), True), (Decimal("0.985"), True)])
+def test_prior_mismatch_over_the_seed_tolerance_only(warehouse, conn, sample_dir, tmp_path, ratio, warned):
+    accepted = conn.execute("select value from raw.report_values v join landing.submissions s using (submission_id) "
+                            "where s.county_code = '330481' and s.year = 2015 and s.quarter = 3 and s.status = "
+                            "'accepted' and v.town_code = 'CT-330481-01' and v.indicator = 'fai'").fetchone()[0]
+    wb = openpyxl.load_workbook(sample_dir / REVISED)
+    ws = wb["LZ-1 特色小镇"]
+    reported = float(round(accepted * ratio, 1))
+    ws["D6"] = round(ws["D6"].value - ws["D4"].value + reported, 1)  # the 合计 row stays right
+    ws["D4"] = reported
+    path = tmp_path / f"330481_2016Q3_{ratio}.xlsx"
+    wb.save(path)
+    result = submit(path)
+    assert result.status == "accepted"
+    assert _prior_mismatches(result.findings) == ([("LZ-1 特色小镇", "D4", "CT-330481-01", "fai", "warning")]
+                                                  if warned else [])
+
+
+def test_the_prior_mismatch_tolerance_is_read_from_the_policy_seed(warehouse, conn, sample_dir, tmp_path):
+    import shutil
+
+    from ingest.history import history_findings, prior_mismatch_tolerance
+    from ingest.parse import parse_report
+
+    assert prior_mismatch_tolerance(2016) == Decimal("0.01")
+    assert prior_mismatch_tolerance(2030) == Decimal("0.01")  # no policy row: the contract's default
+    seeds = tmp_path / "seeds"
+    shutil.copytree(config.SEEDS_DIR, seeds)
+    text = (seeds / "policy_parameters.csv").read_text(encoding="utf-8")
+    (seeds / "policy_parameters.csv").write_text(
+        text.replace("prior_mismatch_tolerance,0.01,", "prior_mismatch_tolerance,0.10,"), encoding="utf-8")
+    assert prior_mismatch_tolerance(2016, seeds) == Decimal("0.10")
+    report = parse_report(sample_dir / REVISED)
+    assert len(_prior_mismatches(history_findings(conn, report))) == 1
+    assert _prior_mismatches(history_findings(conn, report, seeds)) == []  # +8% is within 10%
+    assert [f.code for f in history_findings(None, report)] == ["check.history_skipped"]
+
+
+def test_a_database_from_before_v2_gains_the_prior_year_columns(warehouse):
+    """ensure_schema upgrades raw.report_values in place, and is a no-op (no table lock) once it has them."""
+    from core.warehouse import connect, drop_database
+    from tests.conftest import create_database
+
+    url = create_database("test_landing_upgrade")
+    try:
+        with connect(url, autocommit=True) as c:
+            c.execute("alter table raw.report_values drop column value_prev_year, drop column prev_year_source_cell")
+            landing.ensure_schema(c)
+            columns = {r[0]: r[1] for r in c.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'raw' and table_name = 'report_values'")}
+            assert columns["value_prev_year"] == "numeric" and columns["prev_year_source_cell"] == "text"
+            with c.transaction():
+                landing.ensure_schema(c)
+                locks = c.execute("select mode from pg_locks where relation = 'raw.report_values'::regclass "
+                                  "and pid = pg_backend_pid()").fetchall()
+            assert ("AccessExclusiveLock",) not in locks
+    finally:
+        drop_database(url)

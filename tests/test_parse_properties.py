@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.findings import CATALOGUE
@@ -101,6 +101,7 @@ def test_random_structural_changes_never_crash_the_parser(ops):
 @SETTINGS
 @given(cut=st.integers(0, 10_000), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=5),
        suffix=st.sampled_from([".xlsx", ".xls", ".csv", ".txt", ""]))
+@example(cut=9773, flips=[(387514, 0)], suffix=".xlsx")  # a corrupt deflate stream (zlib.error) in the archive
 def test_mangled_bytes_never_crash_the_parser(cut, flips, suffix):
     data = bytearray(base_bytes()[:cut])
     for pos, byte in flips:
@@ -119,3 +120,23 @@ def test_mangled_bytes_never_crash_the_parser(cut, flips, suffix):
 def test_parse_value_always_answers(raw, fmt, rate):
     parsed = parse_value(raw, fmt, rate=rate)
     assert (parsed.value is None) or (parsed.error is None)
+
+
+GROUP = "330482_2016Q1.xlsx"  # 本期 | 上年同期 under merged group cells: a two-row header
+
+
+@SETTINGS
+@given(edits=st.lists(st.tuples(st.sampled_from(["LZ-1 特色小镇", "LZ-2 试点镇"]), st.integers(2, 8),
+                                st.integers(1, 16), cell_values), min_size=1, max_size=8))
+def test_random_edits_of_a_two_row_header_with_prior_columns_never_crash(sample_dir, edits):
+    from openpyxl.cell.cell import MergedCell
+
+    wb = openpyxl.load_workbook(sample_dir / GROUP)
+    for sheet, row, col, value in edits:
+        cell = wb[sheet].cell(row, col)
+        if not isinstance(cell, MergedCell):
+            cell.value = value
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / GROUP
+        wb.save(path)
+        _answer_is_well_formed(parse_report(path))

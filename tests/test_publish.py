@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from publish import wap
-from publish.columns import COLUMNS
+from publish.columns import COLUMNS, DATASET_COLUMNS, label
+from publish.datasets import DATASETS
 from publish.export import WORKBOOK_NAME, csv_cell
 from publish.wap import AuditError, prune, publish, read_latest, versions
 
@@ -93,6 +94,92 @@ def test_every_published_column_has_a_chinese_label(marts, tmp_path):
     catalogue = json.loads((tmp_path / "pub" / "v" / version / "datasets.json").read_text())
     unlabelled = [(ds, c["name"]) for ds, d in catalogue.items() for c in d["columns"] if c["name"] not in COLUMNS]
     assert unlabelled == []
+
+
+# the published columns of /work/spec/v2.md (assessment v2) and publication.md: each needs its Chinese label
+SPEC_COLUMNS = {
+    "town_annual_assessment": "year town_code county_code name_zh programme tier list_name member_quarters score grade "
+                              "rank_in_tier comparable pending awaited_counties investment_completion annual_task "
+                              "annual_task_source scorable_weight rescaled proposals card_tie proposal_reasons_zh "
+                              "proposal_reasons_en decision decision_zh decided_on document_no decided_by decision_notes "
+                              "yellow_card yellow_cards_in_round removed_next_year eliminated_next_year downgrade_warning "
+                              "notes notes_en n_ranked_in_tier",
+    "assessment_components": "year town_code programme tier indicator actual target floor weight points scored status "
+                             "reason note note_en value_q4 value_prev_year",
+    "investment_progress": "year quarter town_code tier fai_ytd annual_task annual_task_source progress_ratio "
+                           "expected_pace status early_warning fai_since_joining plan_investment_3y plan_progress_ratio "
+                           "plan_time_elapsed_ratio join_year",
+    "pilot_targets": "year town_code tier gdp_growth_pct county_gdp_growth_pct target_gdp_growth_pct fiscal_growth_pct "
+                     "fai_growth_pct tertiary_share_change_pp employment_share_change_pp builtup_concentration_change_pp",
+    "town_quarter_indicators": "year quarter county_code town_code programme tier indicator unit value_ytd "
+                               "value_ytd_prev_year growth_pct reported_growth_pct source_file_sha256 source_sheet "
+                               "source_cell prev_year_source prev_year_last_report prev_year_revision_pct",
+    "programme_kpis": "year kpi name_zh value target target_year unit comparison tolerance met status note n_towns source",
+    "towns": "town_code county_code name_zh programme tier list_name valid_from valid_to status ended_by decision_id "
+             "document_no registry_valid_to event plan_investment_3y",
+    "decisions": "decision_id decided_on effective_from town_code county_code name_zh programme action action_zh "
+                 "list_name assessment_year answers_proposal proposal_found reason_code document_no decided_by source note "
+                 "ends_membership",
+    "round_summary": "programme list_name town_code county_code name_zh tier valid_from valid_to status years_on_record "
+                     "n_years_on_record n_assessed_years scores_by_year targets_met_by_year proposals_by_year yellow_cards "
+                     "decisions fai_since_joining plan_investment_3y plan_progress_ratio plan_time_elapsed_ratio "
+                     "fai_as_of_period note",
+}
+
+
+def test_every_column_of_the_contract_has_a_chinese_label():
+    unlabelled = [(ds, c) for ds, cols in SPEC_COLUMNS.items() for c in cols.split()
+                  if c not in COLUMNS and (ds, c) not in DATASET_COLUMNS]
+    assert unlabelled == []
+    assert label("decision_zh") == {"label_zh": "决定", "unit": None}
+    assert label("fai_since_joining") == {"label_zh": "入列以来累计投资", "unit": "万元"}
+    assert label("proposals")["label_zh"].startswith("建议") and "黄牌并列" in label("card_tie")["label_zh"]
+    # a column whose codes differ by dataset is labelled for its dataset
+    assert "confirmed" in label("source", "decisions")["label_zh"]
+    assert label("source", "programme_kpis")["label_zh"] == "工作方案出处"
+    assert "已完成" in label("status", "programme_kpis")["label_zh"]
+    assert "绿灯" in label("status", "investment_progress")["label_zh"]
+
+
+def test_every_column_the_dbt_models_document_for_a_dataset_has_a_chinese_label():
+    import yaml
+
+    names = {d.name for d in DATASETS}
+    documented = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "marts").glob("*.yml")):
+        for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
+            dataset = model.get("config", {}).get("alias", model["name"])
+            if dataset in names:
+                documented += [(dataset, c["name"]) for c in model.get("columns", [])]
+    assert {d for d, _ in documented} >= {"town_annual_assessment", "investment_progress", "towns"}
+    assert [(d, c) for d, c in documented if c not in COLUMNS and (d, c) not in DATASET_COLUMNS] == []
+
+
+def test_decisions_and_round_summary_are_datasets_with_a_total_order():
+    by_name = {d.name: d for d in DATASETS}
+    assert by_name["decisions"].order_by == ("decision_id",)
+    assert by_name["round_summary"].order_by == ("programme", "list_name", "town_code")
+    assert [d.name for d in DATASETS].index("submissions") == len(DATASETS) - 1
+
+
+def test_the_decisions_register_is_published_and_a_mart_not_yet_built_is_listed(marts, tmp_path):
+    marts.execute("create table marts.decisions (decision_id text, decided_on date, town_code text, action text, "
+                  "action_zh text, assessment_year integer, answers_proposal text, proposal_found boolean, "
+                  "decided_by text, source text, note text)")
+    marts.execute("insert into marts.decisions values "
+                  "('P-2016-02', '2017-08-02', 'CT-330402-01', 'warning', '警告', 2016, null, false, 'province', "
+                  "'confirmed', '2016年度省级特色小镇创建对象考核：警告'), "
+                  "('C-2016-01', '2017-04-10', 'PT-330421111', 'yellow_card', '黄牌', 2016, 'yellow_card', true, 'city', "
+                  "'illustrative', '=not a formula')")
+    result = publish((tmp_path / "pub").as_uri(), marts)
+    vdir = tmp_path / "pub" / "v" / result.version
+    assert "round_summary" in result.missing_datasets and "decisions" not in result.missing_datasets
+    records = json.loads((vdir / "decisions.json").read_text())
+    assert [r["decision_id"] for r in records] == ["C-2016-01", "P-2016-02"]  # ordered by decision_id
+    assert "'=not a formula" in (vdir / "decisions.csv").read_bytes().decode("utf-8-sig")
+    columns = {c["name"]: c for c in json.loads((vdir / "datasets.json").read_text())["decisions"]["columns"]}
+    assert columns["action_zh"]["label_zh"] == "决定类型" and columns["proposal_found"]["type"] == "boolean"
+    assert "confirmed" in columns["source"]["label_zh"]
 
 
 def test_publishing_unchanged_data_makes_no_new_version_and_same_bytes(marts, tmp_path):

@@ -13,8 +13,10 @@ import pytest
 from openpyxl import load_workbook as _load_workbook
 from openpyxl.utils import get_column_letter
 
-from samplegen import EXPECTED_FILE, PERIODS, Period, generate, load_sample, truth
+from samplegen import EXPECTED_FILE, PERIODS, Period, generate, load_sample, prior_truth, truth
+from samplegen.plan import PRIOR_FROM_YEAR, PRIOR_INDICATORS, PRIOR_LAYOUTS, PRIOR_REVISED, PRIOR_REVISION
 from samplegen.registry import PROGRAMME_OF_FORM
+from samplegen.workbook import CURRENT_SUB, PRIOR_SUB
 
 FORM_OF_SHEET = {"LZ-0 县域指标": "LZ-0", "LZ-1 特色小镇": "LZ-1", "LZ-2 试点镇": "LZ-2"}
 YI_PER_WAN = 10_000
@@ -48,13 +50,27 @@ def entry(expected: list[dict], county: str, period: str, status: str = "accepte
     return matches[0]
 
 
+def header_and_start(rows: list[tuple]) -> tuple[list, int]:
+    """(header texts, index of the first data row). A two-row header (本期 | 上年同期 under an
+    indicator's group cell) is flattened: 本期 takes the group's text, 上年同期 the group's text
+    prefixed with 上年同期."""
+    header = list(rows[2])
+    sub = list(rows[3]) if len(rows) > 3 else []
+    if CURRENT_SUB not in sub:
+        return header, 3
+    for index, text in enumerate(sub):
+        if text == PRIOR_SUB:
+            header[index] = PRIOR_SUB + header[index - 1]
+    return header, 4
+
+
 def read_sheet(ws) -> tuple[list, list[tuple], tuple | None]:
     """(header row, town/county data rows, 合计 row or None) of a form sheet."""
     rows = list(ws.iter_rows(values_only=True))
-    header = list(rows[2])
+    header, start = header_and_start(rows)
     data: list[tuple] = []
     total = None
-    for row in rows[3:]:
+    for row in rows[start:]:
         if all(v is None for v in row):
             break
         if row[1] == "合计":
@@ -64,21 +80,34 @@ def read_sheet(ws) -> tuple[list, list[tuple], tuple | None]:
     return header, data, total
 
 
-def header_columns(header: list, registry, form: str) -> dict[int, tuple[str, str]]:
-    """Column index -> (indicator code, unit) for the catalogue columns of a header row."""
+def prior_name(name: str) -> str | None:
+    """The indicator name of a 上年同期 column name (上年同期X or X上年同期), None for another column."""
+    if name.startswith(PRIOR_SUB):
+        return name.removeprefix(PRIOR_SUB)
+    if name.endswith(PRIOR_SUB):
+        return name.removesuffix(PRIOR_SUB)
+    return None
+
+
+def header_columns(header: list, registry, form: str) -> dict[int, tuple[str, str, bool]]:
+    """Column index -> (indicator code, unit, is 上年同期) for the catalogue columns of a header row."""
     by_name = {ind.name_zh: ind.code for ind in registry.form_indicators(form)}
     out = {}
     for index, text in enumerate(header[2:], start=2):
         match = HEADER_RE.match(text or "")
-        if match and match["name"] in by_name:
-            out[index] = (by_name[match["name"]], match["unit"])
+        if not match:
+            continue
+        prior = prior_name(match["name"])
+        name = prior or match["name"]
+        if name in by_name:
+            out[index] = (by_name[name], match["unit"], prior is not None)
     return out
 
 
-def read_values(path: Path, registry) -> dict[tuple[str, str | None, str], object]:
-    """{(form, town or None, indicator): value in the catalogue unit} as a parser would read it."""
+def read_cells(path: Path, registry) -> dict[tuple[str, str | None, str, bool], object]:
+    """{(form, town or None, indicator, is 上年同期): value in the catalogue unit} as a parser would read it."""
     wb = load_workbook(path)
-    out: dict[tuple[str, str | None, str], object] = {}
+    out: dict[tuple[str, str | None, str, bool], object] = {}
     for ws in wb.worksheets:
         form = FORM_OF_SHEET.get(ws.title)
         if form is None:
@@ -87,14 +116,24 @@ def read_values(path: Path, registry) -> dict[tuple[str, str | None, str], objec
         columns = header_columns(header, registry, form)
         for row in data:
             town = None if form == "LZ-0" else row[0]
-            for index, (code, unit) in columns.items():
+            for index, (code, unit, prior) in columns.items():
                 value = row[index]
                 if value == "-":
                     value = None
                 elif unit == "亿元":
                     value = value * YI_PER_WAN
-                out[(form, town, code)] = value
+                out[(form, town, code, prior)] = value
     return out
+
+
+def read_values(path: Path, registry) -> dict[tuple[str, str | None, str], object]:
+    """{(form, town or None, indicator): value in the catalogue unit} of the current values."""
+    return {key[:3]: value for key, value in read_cells(path, registry).items() if not key[3]}
+
+
+def read_prior(path: Path, registry) -> dict[tuple[str, str | None, str], object]:
+    """{(form, town, indicator): 上年同期 in the catalogue unit} of the 上年同期 columns."""
+    return {key[:3]: value for key, value in read_cells(path, registry).items() if key[3]}
 
 
 @cache
@@ -184,7 +223,8 @@ def test_title_block_header_and_footer(run, expected, registry) -> None:
             header, data, total = read_sheet(ws)
             assert header[:2] == ["代码", "名称"]
             indicators = registry.form_indicators(form)
-            for ind, text in zip(indicators, header[2:2 + len(indicators)], strict=True):
+            current = [t for t in header[2:] if t != "备注" and prior_name(HEADER_RE.match(t)["name"]) is None]
+            for ind, text in zip(indicators, current, strict=True):
                 assert text.startswith("其中：") == bool(ind.parent), text
                 assert ind.name_zh in text
             assert (total is not None) == (form != "LZ-0")
@@ -297,8 +337,7 @@ def test_underperforming_municipal_towns_in_2016(registry) -> None:
     sample = load_sample()
     short = []
     for town in registry.programme_towns("characteristic"):
-        tiers = {m.tier for m in registry.memberships
-                 if m.town_code == town.code and m.covers(Period(2016, 4).end)}
+        tiers = registry.tiers(town.code, Period(2016, 4).end)
         if tiers == {"municipal"}:
             fai = sample.values.get("LZ-1", town.code, "fai", Period(2016, 4))
             if fai < 0.9 * registry.annual_task(town.code, 2016):
@@ -344,7 +383,7 @@ def test_total_rows_equal_sum_of_rows(run, expected, registry) -> None:
             header, data, total = read_sheet(ws)
             assert total is not None and total[0] is None
             kinds = {ind.code: ind for ind in registry.form_indicators(form)}
-            for index, (code, unit) in header_columns(header, registry, form).items():
+            for index, (code, unit, _prior) in header_columns(header, registry, form).items():
                 if kinds[code].is_rate:
                     assert total[index] is None
                     continue
@@ -424,7 +463,81 @@ def test_remarks_column_and_late_arrival(run, expected) -> None:
 def test_expected_statuses(expected) -> None:
     statuses = [e["expected_status"] for e in expected]
     assert statuses.count("refused") == 1
-    allowed = {"value.parent", "value.required", "header.unknown", "submission.late"}
+    allowed = {"value.parent", "value.required", "header.unknown", "submission.late", "value.prior_mismatch"}
     for e in expected:
         assert set(e["expected_codes"]) <= allowed
         assert e["expected_codes"] == sorted(e["expected_codes"])
+
+
+# --- 上年同期 (same period last year) -----------------------------------------
+
+
+def prior_layout_of(path: Path) -> dict[str, str]:
+    """form -> 'group' | 'suffix' | 'prefix' for the form sheets of a file that carry 上年同期 columns."""
+    out = {}
+    for ws in load_workbook(path).worksheets:
+        form = FORM_OF_SHEET.get(ws.title)
+        if form is None:
+            continue
+        rows = list(ws.iter_rows(values_only=True))
+        if PRIOR_SUB in (rows[3] if len(rows) > 3 else ()):
+            out[form] = "group"
+        elif any(str(t or "").startswith(PRIOR_SUB) for t in rows[2]):
+            out[form] = "prefix"
+        elif any(PRIOR_SUB in str(t or "") for t in rows[2]):
+            out[form] = "suffix"
+    return out
+
+
+def test_some_counties_write_prior_year_columns_from_2016_in_both_layouts(run, expected, registry) -> None:
+    out, _ = run
+    seen: dict[str, set[str]] = {}
+    for e in expected:
+        layouts = prior_layout_of(out / e["file"])
+        if int(e["period"][:4]) < PRIOR_FROM_YEAR or e["county_code"] not in PRIOR_LAYOUTS:
+            assert layouts == {}, e["file"]
+            continue
+        town_forms = {form for form in PROGRAMME_OF_FORM if form_towns(out / e["file"], form)}
+        assert set(layouts) == town_forms, e["file"]  # every town form carries them, LZ-0 none
+        assert set(layouts.values()) == {PRIOR_LAYOUTS[e["county_code"]]}, e["file"]
+        seen.setdefault(e["county_code"], set()).update(layouts)
+        towns = {(form, town) for form, town, _ in read_values(out / e["file"], registry) if form != "LZ-0"}
+        want = {(form, town, code) for form, town in towns for code in PRIOR_INDICATORS[form]}
+        assert set(read_prior(out / e["file"], registry)) == want, e["file"]
+    assert 0 < len(seen) < len(registry.counties)
+    assert all(forms == {"LZ-1", "LZ-2"} for forms in seen.values())
+    assert {"group", "suffix"} <= set(PRIOR_LAYOUTS.values())
+    assert {"fai", "tax_revenue", "operating_revenue"} <= set(PRIOR_INDICATORS["LZ-1"])
+    assert {"fiscal_revenue", "fai"} <= set(PRIOR_INDICATORS["LZ-2"])
+
+
+def test_prior_year_values_are_last_years_but_one_revision(run, expected, registry) -> None:
+    out, _ = run
+    latent = load_sample().values
+    revised = []
+    for e in expected:
+        year, quarter = int(e["period"][:4]), int(e["period"][-1])
+        prior = read_prior(out / e["file"], registry)
+        assert prior == pytest.approx(prior_truth(e["county_code"], year, quarter), abs=1e-6), e["file"]
+        for (form, town, code), value in prior.items():
+            last_year = latent.get(form, town, code, Period(year - 1, quarter))
+            if abs(value - last_year) > 0.5 + 1e-6:  # 亿元 reports state whole 万元
+                revised.append((e["file"], form, town, code, value / last_year))
+        assert ("value.prior_mismatch" in e["expected_codes"]) == ((e["county_code"], Period(year, quarter))
+                                                                    == PRIOR_REVISED), e["file"]
+    county, period = PRIOR_REVISED
+    assert len(revised) == 1
+    file, form, town, code, ratio = revised[0]
+    assert file == entry(expected, county, period.code)["file"]
+    assert (form, town, code) == (PRIOR_REVISION.form, PRIOR_REVISION.town_code, PRIOR_REVISION.indicator)
+    assert ratio == pytest.approx(PRIOR_REVISION.factor, abs=1e-4) and ratio > 1.05
+
+
+def test_the_yi_yuan_report_writes_its_prior_year_columns_in_yi_yuan(run, expected) -> None:
+    out, _ = run
+    e = next(e for e in expected if "固定资产投资（亿元）" in [
+        c.value for ws in load_workbook(out / e["file"]).worksheets[1:] for c in ws[3]])
+    assert prior_layout_of(out / e["file"]) == {"LZ-1": "group", "LZ-2": "group"}
+    ws = load_workbook(out / e["file"])["LZ-1 特色小镇"]
+    assert [ws["C3"].value, ws["C4"].value, ws["D4"].value] == ["固定资产投资（亿元）", CURRENT_SUB, PRIOR_SUB]
+    assert "C3:D3" in {str(r) for r in ws.merged_cells.ranges}

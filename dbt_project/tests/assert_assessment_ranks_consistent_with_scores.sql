@@ -1,5 +1,6 @@
--- Ranks agree with scores within (year, programme, tier): rank = 1 + the number of
--- towns with a higher score (equal scores share a rank); no score, no rank.
+-- Ranks agree with scores within (year, programme, tier) among comparable scores:
+-- rank = 1 + the number of comparable towns with a higher score (equal scores share a
+-- rank); a non-comparable or pending town has no rank.
 
 with annual_assessment as (
 
@@ -21,7 +22,8 @@ expected as (
         and this_town.programme = better.programme
         and this_town.tier = better.tier
         and better.score > this_town.score
-    where this_town.score is not null
+        and better.comparable
+    where this_town.comparable
     group by this_town.year, this_town.town_code, this_town.score, this_town.rank_in_tier
 
 ),
@@ -36,7 +38,7 @@ final as (
 
     select year, town_code, score, rank_in_tier, null
     from annual_assessment
-    where score is null and rank_in_tier is not null
+    where not comparable and rank_in_tier is not null
 
 )
 

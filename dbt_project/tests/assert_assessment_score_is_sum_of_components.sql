@@ -1,7 +1,7 @@
 -- The score is the sum of its components: score = sum(points) × 100 / sum of the
--- weights scored (ok or missing), and = sum(scaled_points) up to rounding (6
--- decimals per component). Fails with each town-year that disagrees, or whose
--- components are missing.
+-- weights scored, and = sum(scaled_points), up to the rounding of the published
+-- components (6 decimals each); a pending result has no score. Fails with each
+-- town-year that disagrees, or whose components are missing.
 
 with annual_assessment as (
 
@@ -43,9 +43,14 @@ final as (
         on annual_assessment.year = sums.year
         and annual_assessment.town_code = sums.town_code
     where sums.n_components is null
-        or annual_assessment.score is distinct from round(sums.points * 100 / nullif(sums.scorable_weight, 0), 6)
+        or (annual_assessment.pending and annual_assessment.score is not null)
+        or (not annual_assessment.pending and (
+            annual_assessment.score is null
+            or abs(annual_assessment.score - sums.points * 100 / nullif(sums.scorable_weight, 0))
+                > 0.000001 * sums.n_components * 100 / nullif(sums.scorable_weight, 0)
+        ))
         or abs(annual_assessment.score - sums.scaled_points) > 0.000001 * sums.n_components
-        or annual_assessment.scorable_weight is distinct from sums.scorable_weight
+        or annual_assessment.scorable_weight is distinct from coalesce(sums.scorable_weight, 0)
 
 )
 

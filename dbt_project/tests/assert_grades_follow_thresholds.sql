@@ -1,5 +1,5 @@
--- Every grade is the one of seed assessment_grades with the highest min_score the
--- score reaches; a failing grade is what the consequences act on.
+-- Every grade is the one of seed assessment_grades valid in the year with the
+-- highest min_score the score reaches; no score, no grade.
 
 with annual_assessment as (
 
@@ -24,6 +24,7 @@ expected as (
             select assessment_grades.grade
             from assessment_grades
             where annual_assessment.score >= assessment_grades.min_score
+                and {{ in_force('assessment_grades', 'annual_assessment.year') }}
             order by assessment_grades.min_score desc
             limit 1
         ) as expected_grade

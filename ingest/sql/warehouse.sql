@@ -70,3 +70,20 @@ create table if not exists raw.report_values (
 
 create unique index if not exists report_values_uq
     on raw.report_values (submission_id, form, coalesce(town_code, ''), indicator);
+
+-- v2: the county-reported value of the same period last year (上年同期), in canonical units, on the
+-- row of the current value (same town, indicator and period), and its A1 cell (sheet: source_sheet).
+-- Null when the form does not carry it. Databases created before v2 gain the columns here. The check
+-- comes first because ALTER TABLE takes an ACCESS EXCLUSIVE lock even when IF NOT EXISTS makes it a
+-- no-op, and this file runs before every submission (while dbt may be reading the table).
+do $$
+begin
+    if (select count(*) from pg_attribute
+        where attrelid = 'raw.report_values'::regclass and not attisdropped
+          and attname in ('value_prev_year', 'prev_year_source_cell')) < 2 then
+        alter table raw.report_values
+            add column if not exists value_prev_year numeric,
+            add column if not exists prev_year_source_cell text;
+    end if;
+end
+$$;

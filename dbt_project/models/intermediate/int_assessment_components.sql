@@ -1,13 +1,13 @@
-{#- Points of every assessment indicator of every town-year (before the
-    consequences of earlier years remove anyone): the scoring configuration of the
-    town's programme and tier (seed scoring_indicators) applied to its actual
-    (int_town_year_measures):
+{#- Points of every assessment indicator of every assessed town-year: the scoring
+    configuration of the town's programme and tier valid in that year (seed
+    scoring_indicators) applied to its actual (int_town_year_measures):
         points = weight × clamp((actual − floor) / (target − floor), 0, 1)
-    (6 decimals). target and floor are absolute, or added to a basis of the county
-    (target_basis, e.g. county_gdp_growth: the county's reported GDP growth at Q4,
-    int_county_year_values); a basis that is missing makes the indicator missing.
-    status ok: scored; missing: scores 0 (due data missing); not_scored: no points
-    (null) and its weight is left out of the total, which is rescaled. -#}
+    computed from the unrounded actual (points_unrounded; published to 6 decimals).
+    target and floor are absolute, or added to a basis of the county (target_basis,
+    e.g. county_gdp_growth: the county's reported GDP growth at Q4,
+    int_county_year_values); a missing basis is due data missing (pending).
+    status ok: scored; missing: pending, no points; not_scored: no points and the
+    weight is left out of the total, which is rescaled. -#}
 
 with measures as (
 
@@ -41,6 +41,7 @@ configured as (
         on measures.programme = scoring_indicators.programme
         and measures.tier = scoring_indicators.tier
         and measures.indicator = scoring_indicators.indicator
+        and {{ in_force('scoring_indicators', 'measures.year') }}
     left join county_year_values
         on measures.county_code = county_year_values.county_code
         and measures.year = county_year_values.year
@@ -52,25 +53,26 @@ resolved as (
 
     select
         configured.*,
+        configured.target_offset + coalesce(configured.basis_value, 0) as target,
+        configured.floor_offset + coalesce(configured.basis_value, 0) as floor,
+        configured.target_basis is not null and configured.basis_value is null as basis_missing
+    from configured
+
+),
+
+scored as (
+
+    select
+        resolved.*,
         case
-            when configured.target_basis is null then configured.target_offset
-            else configured.target_offset + configured.basis_value
-        end as target,
-        case
-            when configured.target_basis is null then configured.floor_offset
-            else configured.floor_offset + configured.basis_value
-        end as floor,
-        case
-            when configured.status = 'ok' and configured.target_basis is not null and configured.basis_value is null
-                then 'missing'
-            else configured.status
+            when resolved.basis_missing and resolved.status <> 'missing' then 'missing'
+            else resolved.status
         end as scoring_status,
         case
-            when configured.status = 'ok' and configured.target_basis is not null and configured.basis_value is null
-                then 'no_' || configured.target_basis
-            else configured.reason
+            when resolved.basis_missing and resolved.status <> 'missing' then 'no_' || resolved.target_basis
+            else resolved.reason
         end as scoring_reason
-    from configured
+    from resolved
 
 ),
 
@@ -88,19 +90,24 @@ final as (
         unit,
         method,
         actual,
-        round(target, 6) as target,
-        round(floor, 6) as floor,
+        actual_unrounded,
+        case when not basis_missing then round(target, 6) end as target,
+        case when not basis_missing then round(floor, 6) end as floor,
         weight,
-        case scoring_status
-            when 'ok' then round(weight * least(greatest((actual - floor) / nullif(target - floor, 0), 0), 1), 6)
-            when 'missing' then 0
+        case
+            when scoring_status = 'ok'
+                then weight * least(greatest((actual_unrounded - floor) / nullif(target - floor, 0), 0), 1)
+        end as points_unrounded,
+        case
+            when scoring_status = 'ok'
+                then round(weight * least(greatest((actual_unrounded - floor) / nullif(target - floor, 0), 0), 1), 6)
         end as points,
         scoring_status as status,
         scoring_reason as reason,
         value_q4,
         value_prev_year,
-        annual_task_prorated
-    from resolved
+        annual_task
+    from scored
 
 )
 

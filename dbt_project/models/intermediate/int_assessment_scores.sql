@@ -1,12 +1,17 @@
-{#- The score and grade of every town-year of int_town_years (before the
-    consequences of earlier years):
-        score = sum(points) × 100 / sum(weights of the scorable indicators)
-    (6 decimals), scorable = status ok or missing; when some weight is not
-    scorable (first year: no prior-year value) the total is rescaled to 100 over
-    the others; null when nothing is scorable. grade: the grade of seed
-    assessment_grades with the highest min_score the score reaches.
-    investment_completion: the actual of the task_completion indicator;
-    investment_completion_missing when that data was due and missing. -#}
+{#- The score, grade and standing of every assessed town-year (programme-rules
+    section 4):
+      pending      a component is missing (due Q4 data not there): no score, no
+                   grade, no rank, no proposal until the report arrives;
+      score        sum(points) × 100 / sum(weights of the scored indicators), from
+                   unrounded points, published to 6 decimals (rescaled to 100 when
+                   some weight is not scored); grade, ties, rank and proposals use it;
+      comparable   not pending and the scored weight is at least the share of the
+                   total weight of the year's policy (seed policy_parameters
+                   min_comparable_weight_share): only comparable scores are ranked
+                   and can ground a proposal;
+      grade        of seed assessment_grades valid in the year: the grade with the
+                   highest min_score the score reaches;
+      investment_completion  the unrounded task completion (compared unrounded). -#}
 
 with components as (
 
@@ -26,18 +31,22 @@ assessment_grades as (
 
 ),
 
+policy_parameters as (
+
+    select * from {{ ref('policy_parameters') }}
+
+),
+
 totals as (
 
     select
         year,
         town_code,
-        sum(points) as points,
-        sum(weight) filter (where status <> 'not_scored') as scorable_weight,
+        sum(points_unrounded) as points,
+        sum(weight) filter (where status = 'ok') as scored_weight,
         sum(weight) as total_weight,
-        max(actual) filter (where method = 'task_completion') as investment_completion,
-        coalesce(bool_or(status = 'missing') filter (where method = 'task_completion'), false)
-            as investment_completion_missing,
-        count(*) filter (where status = 'missing') as n_missing,
+        bool_or(status = 'missing') as is_pending,
+        max(actual_unrounded) filter (where method = 'task_completion') as investment_completion,
         count(*) filter (where status = 'not_scored') as n_not_scored
     from components
     group by year, town_code
@@ -48,18 +57,23 @@ scored as (
 
     select
         town_years.*,
-        totals.points,
-        coalesce(totals.scorable_weight, 0) as scorable_weight,
-        coalesce(totals.total_weight, 0) as total_weight,
-        round(totals.points * 100 / nullif(totals.scorable_weight, 0), 6) as score,
+        totals.is_pending as pending,
+        coalesce(totals.scored_weight, 0) as scorable_weight,
+        totals.total_weight,
+        case
+            when not totals.is_pending then round(totals.points * 100 / nullif(totals.scored_weight, 0), 6)
+        end as score,
+        coalesce(totals.scored_weight, 0) >= min_share.value * totals.total_weight as has_min_weight,
+        min_share.value as min_comparable_weight_share,
         totals.investment_completion,
-        coalesce(totals.investment_completion_missing, false) as investment_completion_missing,
-        coalesce(totals.n_missing, 0) as n_missing,
-        coalesce(totals.n_not_scored, 0) as n_not_scored
+        totals.n_not_scored
     from town_years
-    left join totals
+    inner join totals
         on town_years.year = totals.year
         and town_years.town_code = totals.town_code
+    left join policy_parameters as min_share
+        on min_share.parameter = 'min_comparable_weight_share'
+        and {{ in_force('min_share', 'town_years.year') }}
 
 ),
 
@@ -67,6 +81,7 @@ final as (
 
     select
         scored.*,
+        (scored.score is not null and coalesce(scored.has_min_weight, false)) as comparable,
         scored.scorable_weight < scored.total_weight as is_rescaled,
         grade.grade,
         grade.is_passing
@@ -77,6 +92,7 @@ final as (
             assessment_grades.is_passing
         from assessment_grades
         where scored.score >= assessment_grades.min_score
+            and {{ in_force('assessment_grades', 'scored.year') }}
         order by assessment_grades.min_score desc
         limit 1
     ) as grade on true

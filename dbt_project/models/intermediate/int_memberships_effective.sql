@@ -1,10 +1,10 @@
-{#- Membership periods as they stand after the annual assessments: the
-    registry's periods (seed memberships), each ended at 31 December of the year
-    whose assessment removed (调整) or eliminated (淘汰) the town — effective from
-    1 January of the next year — unless the registry already ends it earlier.
-    ended_by says whether the period's end comes from the registry or from an
-    assessment; registry_valid_to keeps what the registry says, so the programme
-    office sees the consequences it has not yet recorded. -#}
+{#- Membership periods as they stand after the recorded decisions (programme-rules
+    sections 1 and 5): the registry's periods (seed memberships), each ended on
+    effective_from − 1 day by the first decision that ends it (int_decisions:
+    eliminate, remove, downgrade on the same town, programme and list, effective
+    after the period began), unless the registry ends it earlier. Agrees with the
+    one membership definition (macro members_on) on every day: tested.
+    ended_by: decision / registry / null (open). -#}
 
 with memberships as (
 
@@ -12,23 +12,31 @@ with memberships as (
 
 ),
 
-consequences as (
+decisions as (
 
-    select * from {{ ref('int_assessment_consequences') }}
+    select * from {{ ref('int_decisions') }}
 
 ),
 
-period_consequences as (
+ending_decisions as (
 
-    select
-        consequences.town_code,
-        consequences.membership_valid_from,
-        min(consequences.year) as consequence_year,
-        bool_or(consequences.eliminated_next_year) as is_eliminated,
-        bool_or(consequences.removed_next_year) as is_removed
-    from consequences
-    where consequences.eliminated_next_year or consequences.removed_next_year
-    group by consequences.town_code, consequences.membership_valid_from
+    select distinct on (memberships.town_code, memberships.valid_from)
+        memberships.town_code,
+        memberships.valid_from,
+        decisions.decision_id,
+        decisions.action,
+        decisions.ended_status,
+        decisions.ends_membership_on,
+        decisions.document_no,
+        decisions.decided_on
+    from memberships
+    inner join decisions
+        on memberships.town_code = decisions.town_code
+        and memberships.programme = decisions.programme
+        and memberships.list_name = decisions.list_name
+        and decisions.ends_membership
+        and decisions.effective_from > memberships.valid_from
+    order by memberships.town_code, memberships.valid_from, decisions.effective_from, decisions.decision_id
 
 ),
 
@@ -41,32 +49,35 @@ final as (
         memberships.list_name,
         memberships.valid_from,
         case
-            when period_consequences.consequence_year is not null
-                then least(
-                    coalesce(memberships.valid_to, 'infinity'::date),
-                    make_date(period_consequences.consequence_year, 12, 31)
-                )
+            when ending_decisions.ends_membership_on < coalesce(memberships.valid_to, 'infinity'::date)
+                then ending_decisions.ends_membership_on
             else memberships.valid_to
         end as valid_to,
         memberships.valid_to as registry_valid_to,
         memberships.plan_investment_3y,
         memberships.event,
         memberships.note,
-        period_consequences.consequence_year,
         case
-            when period_consequences.is_eliminated then 'eliminated'
-            when period_consequences.is_removed then 'removed'
-        end as consequence,
-        case
-            when period_consequences.consequence_year is not null
-                and (memberships.valid_to is null or memberships.valid_to > make_date(period_consequences.consequence_year, 12, 31))
-                then 'assessment'
+            when ending_decisions.ends_membership_on < coalesce(memberships.valid_to, 'infinity'::date)
+                then 'decision'
             when memberships.valid_to is not null then 'registry'
-        end as ended_by
+        end as ended_by,
+        case
+            when ending_decisions.ends_membership_on < coalesce(memberships.valid_to, 'infinity'::date)
+                then ending_decisions.decision_id
+        end as decision_id,
+        case
+            when ending_decisions.ends_membership_on < coalesce(memberships.valid_to, 'infinity'::date)
+                then ending_decisions.ended_status
+        end as decided_status,
+        case
+            when ending_decisions.ends_membership_on < coalesce(memberships.valid_to, 'infinity'::date)
+                then ending_decisions.document_no
+        end as document_no
     from memberships
-    left join period_consequences
-        on memberships.town_code = period_consequences.town_code
-        and memberships.valid_from = period_consequences.membership_valid_from
+    left join ending_decisions
+        on memberships.town_code = ending_decisions.town_code
+        and memberships.valid_from = ending_decisions.valid_from
 
 )
 

@@ -1,17 +1,11 @@
-{#- One row per town and quarter at whose end the town is a member of a list
-    (valid_from <= quarter end <= valid_to, valid_to inclusive and open when null).
-    annual_task: a third of the membership's 3-year plan (6 decimals), or of its tier's 3-year
-    target where the registry has no plan (programme-rules section 1). -#}
+{#- One row per town and quarter at whose end the town is a member of a list, by
+    THE membership definition (macro members_on, programme-rules section 1): the
+    registry's lists less what recorded decisions ended, on the quarter's last day.
+    The tier and list are those of that day. -#}
 
 with quarters as (
 
     select * from {{ ref('int_quarters') }}
-
-),
-
-memberships as (
-
-    select * from {{ ref('stg_seeds__memberships') }}
 
 ),
 
@@ -21,55 +15,40 @@ towns as (
 
 ),
 
-tiers as (
+quarter_ends as (
 
-    select * from {{ ref('tiers') }}
+    select quarter_end as day
+    from quarters
 
 ),
 
-member_at_quarter_end as (
+members as (
 
-    select
-        quarters.year,
-        quarters.quarter,
-        quarters.quarter_index,
-        quarters.quarter_end,
-        memberships.town_code,
-        memberships.programme,
-        memberships.tier,
-        memberships.list_name,
-        memberships.valid_from,
-        memberships.valid_to,
-        memberships.plan_investment_3y
-    from memberships
-    inner join quarters
-        on memberships.valid_from <= quarters.quarter_end
-        and (memberships.valid_to is null or memberships.valid_to >= quarters.quarter_end)
+    {{ members_on('quarter_ends', ref('stg_seeds__memberships'), ref('int_decisions'), ref('decision_actions')) }}
 
 ),
 
 final as (
 
     select
-        member_at_quarter_end.year,
-        member_at_quarter_end.quarter,
-        member_at_quarter_end.quarter_index,
-        member_at_quarter_end.quarter_end,
-        member_at_quarter_end.town_code,
+        quarters.year,
+        quarters.quarter,
+        quarters.quarter_index,
+        quarters.quarter_end,
+        members.town_code,
         towns.county_code,
-        member_at_quarter_end.programme,
-        member_at_quarter_end.tier,
-        member_at_quarter_end.list_name,
-        member_at_quarter_end.valid_from,
-        member_at_quarter_end.valid_to,
-        member_at_quarter_end.plan_investment_3y,
-        round(coalesce(member_at_quarter_end.plan_investment_3y, tiers.fai_target_3y) / 3, 6) as annual_task
-    from member_at_quarter_end
+        members.programme,
+        members.tier,
+        members.list_name,
+        members.valid_from,
+        members.valid_to,
+        members.plan_investment_3y,
+        members.event
+    from members
+    inner join quarters
+        on members.day = quarters.quarter_end
     left join towns
-        on member_at_quarter_end.town_code = towns.town_code
-    left join tiers
-        on member_at_quarter_end.programme = tiers.programme
-        and member_at_quarter_end.tier = tiers.tier
+        on members.town_code = towns.town_code
 
 )
 

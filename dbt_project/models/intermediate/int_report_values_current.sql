@@ -25,6 +25,8 @@ final as (
         report_values.town_code,
         report_values.indicator,
         report_values.value,
+        report_values.value_prev_year_reported,
+        report_values.prev_year_source_cell,
         report_values.source_file_sha256,
         report_values.source_sheet,
         report_values.source_cell

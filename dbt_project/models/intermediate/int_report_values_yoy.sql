@@ -1,9 +1,20 @@
-{#- Current values with the same period of the previous year and growth:
-    growth_pct = (value / value_prev_year - 1) * 100 (6 decimals), for kinds with
-    yoy_growth (flows and stocks, not reported rates); null when either value is
-    null or the previous value is 0. reported_growth_pct: the growth the county
-    reported itself for the indicator (gdp -> gdp_growth, seed
-    indicator_reported_growth), of the same row and quarter. -#}
+{#- Current values with the same period of the previous year and growth
+    (programme-rules section 2, "Definitions"):
+      value_prev_year      the prior-year value USED: the 上年同期 the county reported
+                           beside the current value (it includes revisions, as
+                           official statistics do), else last year's accepted report;
+      prev_year_source     reported / last_year_report (null: neither);
+      prev_year_last_report  last year's accepted current value of the same
+                           town, indicator and quarter;
+      prev_year_revision_pct (reported / last report − 1) × 100 where both exist;
+      prev_year_revised    the revision exceeds the tolerance of the year (seed
+                           policy_parameters prior_mismatch_tolerance);
+      growth_pct           (value / value_prev_year − 1) × 100 (6 decimals; the
+                           assessment uses growth_pct_unrounded), for
+                           kinds with yoy_growth (flows and stocks, not reported
+                           rates); null when either value is null or the prior is 0;
+      reported_growth_pct  the growth the county reported itself for the indicator
+                           (gdp -> gdp_growth, seed indicator_reported_growth). -#}
 
 with report_values as (
 
@@ -26,6 +37,12 @@ indicator_kinds as (
 indicator_reported_growth as (
 
     select * from {{ ref('indicator_reported_growth') }}
+
+),
+
+policy_parameters as (
+
+    select * from {{ ref('policy_parameters') }}
 
 ),
 
@@ -53,16 +70,22 @@ with_prior_year as (
 
     select
         with_catalogue.*,
-        prior_year.value as value_prev_year,
+        last_year.value as prev_year_last_report,
+        coalesce(with_catalogue.value_prev_year_reported, last_year.value) as value_prev_year,
+        case
+            when with_catalogue.value_prev_year_reported is not null then 'reported'
+            when last_year.value is not null then 'last_year_report'
+        end as prev_year_source,
+        tolerance.value as prior_mismatch_tolerance,
         reported_growth.value as reported_growth_pct
     from with_catalogue
-    left join report_values as prior_year
-        on with_catalogue.county_code = prior_year.county_code
-        and with_catalogue.form = prior_year.form
-        and with_catalogue.town_code is not distinct from prior_year.town_code
-        and with_catalogue.indicator = prior_year.indicator
-        and with_catalogue.year - 1 = prior_year.year
-        and with_catalogue.quarter = prior_year.quarter
+    left join report_values as last_year
+        on with_catalogue.county_code = last_year.county_code
+        and with_catalogue.form = last_year.form
+        and with_catalogue.town_code is not distinct from last_year.town_code
+        and with_catalogue.indicator = last_year.indicator
+        and with_catalogue.year - 1 = last_year.year
+        and with_catalogue.quarter = last_year.quarter
     left join report_values as reported_growth
         on with_catalogue.county_code = reported_growth.county_code
         and with_catalogue.form = reported_growth.form
@@ -70,6 +93,9 @@ with_prior_year as (
         and with_catalogue.growth_indicator = reported_growth.indicator
         and with_catalogue.year = reported_growth.year
         and with_catalogue.quarter = reported_growth.quarter
+    left join policy_parameters as tolerance
+        on tolerance.parameter = 'prior_mismatch_tolerance'
+        and {{ in_force('tolerance', 'with_catalogue.year') }}
 
 ),
 
@@ -88,14 +114,30 @@ final as (
         kind,
         value,
         value_prev_year,
+        prev_year_source,
+        prev_year_last_report,
+        case
+            when value_prev_year_reported is not null and prev_year_last_report <> 0
+                then round((value_prev_year_reported / prev_year_last_report - 1) * 100, 6)
+        end as prev_year_revision_pct,
+        coalesce(
+            abs(value_prev_year_reported - prev_year_last_report)
+                > prior_mismatch_tolerance * abs(prev_year_last_report),
+            false
+        ) as prev_year_revised,
         case
             when has_yoy_growth and value_prev_year <> 0
                 then round((value / value_prev_year - 1) * 100, 6)
         end as growth_pct,
+        case
+            when has_yoy_growth and value_prev_year <> 0
+                then (value / value_prev_year - 1) * 100
+        end as growth_pct_unrounded,
         reported_growth_pct,
         source_file_sha256,
         source_sheet,
-        source_cell
+        source_cell,
+        prev_year_source_cell
     from with_prior_year
 
 )

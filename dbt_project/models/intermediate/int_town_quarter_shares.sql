@@ -1,11 +1,14 @@
 {#- Shares of every town and quarter (seed shares): share_pct = numerator /
     denominator × 100 (6 decimals), null when either is missing or the denominator
-    is 0; share_pct_prev_year: the same quarter of the previous year; change_pp =
-    share_pct − share_pct_prev_year (percentage points). -#}
+    is 0; share_pct_prev_year: the same share from the prior-year values used
+    (int_report_values_yoy: the reported 上年同期, else last year's accepted
+    report); change_pp = share_pct − share_pct_prev_year (percentage points), from
+    the unrounded shares (published to 6 decimals; the *_unrounded columns feed the
+    assessment, programme-rules section 4 "computed from unrounded inputs"). -#}
 
 with report_values as (
 
-    select * from {{ ref('int_report_values_current') }}
+    select * from {{ ref('int_report_values_yoy') }}
 
 ),
 
@@ -38,7 +41,8 @@ share_values as (
         shares.share,
         numerator.value as numerator,
         denominator.value as denominator,
-        round(numerator.value / nullif(denominator.value, 0) * 100, 6) as share_pct
+        numerator.value_prev_year as numerator_prev_year,
+        denominator.value_prev_year as denominator_prev_year
     from town_periods
     inner join shares
         on town_periods.form = shares.form
@@ -59,26 +63,35 @@ share_values as (
 
 ),
 
+computed as (
+
+    select
+        share_values.*,
+        numerator / nullif(denominator, 0) * 100 as share_pct_unrounded,
+        numerator_prev_year / nullif(denominator_prev_year, 0) * 100 as share_pct_prev_year_unrounded
+    from share_values
+
+),
+
 final as (
 
     select
-        this_year.county_code,
-        this_year.year,
-        this_year.quarter,
-        this_year.town_code,
-        this_year.share,
-        this_year.numerator,
-        this_year.denominator,
-        this_year.share_pct,
-        prior_year.share_pct as share_pct_prev_year,
-        (prior_year.town_code is not null) as has_prior_year_row,
-        round(this_year.share_pct - prior_year.share_pct, 6) as change_pp
-    from share_values as this_year
-    left join share_values as prior_year
-        on this_year.town_code = prior_year.town_code
-        and this_year.share = prior_year.share
-        and this_year.year - 1 = prior_year.year
-        and this_year.quarter = prior_year.quarter
+        county_code,
+        year,
+        quarter,
+        town_code,
+        share,
+        numerator,
+        denominator,
+        numerator_prev_year,
+        denominator_prev_year,
+        round(share_pct_unrounded, 6) as share_pct,
+        round(share_pct_prev_year_unrounded, 6) as share_pct_prev_year,
+        (numerator_prev_year is not null or denominator_prev_year is not null) as has_prior_year_row,
+        round(share_pct_unrounded - share_pct_prev_year_unrounded, 6) as change_pp,
+        share_pct_unrounded,
+        share_pct_unrounded - share_pct_prev_year_unrounded as change_pp_unrounded
+    from computed
 
 )
 

@@ -1,18 +1,17 @@
 {#- The actual value of every assessment indicator (seed assessment_measures) for
-    every town-year of int_town_years, from the Q4 values of the current
-    submissions, and whether it can be scored:
+    every monitored town-year (int_town_years), from the Q4 values of the current
+    submissions, and whether it can be scored (programme-rules section 4):
       ok           the actual is known;
-      not_scored   it cannot be computed and is left out of the score (the total is
-                   rescaled): first_year (it needs a prior-year value and the town
-                   did not report in the previous year), no_task (no annual
-                   investment task in the registry or the tier);
-      missing      data that was due is missing (scores 0): no_q4_value (the Q4
-                   value or the Q4 report is missing), no_prior_year_value,
-                   zero_prior_year_value, zero_denominator.
-    Methods: task_completion = Q4 YTD / annual_task_prorated; share_pct and
+      missing      a current Q4 value the indicator needs is missing (no_q4_report,
+                   no_q4_value): the result is pending (待数据), never scored 0;
+      not_scored   it cannot be computed from the data that is there and is left
+                   out of the score, which is rescaled: no_prior_year_value (neither a
+                   reported 上年同期 nor last year's report), zero_prior_year_value,
+                   zero_denominator, no_task.
+    Methods: task_completion = Q4 YTD FAI / the whole-year annual task of the year
+    (the same figure as investment_progress at Q4, unrounded); share_pct and
     share_change_pp from int_town_quarter_shares at Q4; yoy_growth = growth_pct of
-    int_report_values_yoy at Q4 (Q4 YTD / previous Q4 YTD − 1, percent);
-    reported_rate and ytd_value = the Q4 value itself. -#}
+    int_report_values_yoy at Q4; reported_rate and ytd_value = the Q4 value. -#}
 
 with town_years as (
 
@@ -45,8 +44,7 @@ candidates as (
         assessment_measures.indicator,
         assessment_measures.unit,
         assessment_measures.method,
-        assessment_measures.source,
-        assessment_measures.method in ('yoy_growth', 'share_change_pp') as needs_prior_year
+        assessment_measures.source
     from town_years
     inner join assessment_measures
         on town_years.programme = assessment_measures.programme
@@ -74,12 +72,13 @@ joined as (
         candidates.*,
         values_q4.value as source_value,
         values_q4.value_prev_year as source_value_prev_year,
-        values_q4.growth_pct,
+        values_q4.growth_pct_unrounded as growth_pct,
         shares_q4.numerator,
         shares_q4.denominator,
-        shares_q4.share_pct,
+        shares_q4.denominator_prev_year,
+        shares_q4.share_pct_unrounded as share_pct,
         shares_q4.share_pct_prev_year,
-        shares_q4.change_pp
+        shares_q4.change_pp_unrounded as change_pp
     from candidates
     left join values_q4
         on candidates.town_code = values_q4.town_code
@@ -100,17 +99,39 @@ measured as (
     select
         joined.*,
         case joined.method
-            when 'task_completion' then round(joined.source_value / nullif(joined.annual_task_prorated, 0), 6)
+            when 'task_completion' then joined.source_value / nullif(joined.annual_task, 0)
             when 'yoy_growth' then joined.growth_pct
             when 'share_pct' then joined.share_pct
             when 'share_change_pp' then joined.change_pp
             else joined.source_value
         end as actual,
         case
-            when joined.method in ('share_pct', 'share_change_pp') then joined.share_pct_prev_year
-            else joined.source_value_prev_year
-        end as actual_inputs_prev_year
+            when joined.method in ('share_pct', 'share_change_pp')
+                then joined.numerator is null or joined.denominator is null
+            else joined.source_value is null
+        end as q4_value_missing
     from joined
+
+),
+
+classified as (
+
+    select
+        measured.*,
+        case
+            when actual is not null then null
+            when not has_q4_report then 'no_q4_report'
+            when q4_value_missing then 'no_q4_value'
+            when method = 'task_completion' and coalesce(annual_task, 0) = 0 then 'no_task'
+            when method = 'share_pct' and denominator = 0 then 'zero_denominator'
+            when method = 'share_change_pp' and denominator = 0 then 'zero_denominator'
+            when method = 'share_change_pp' and denominator_prev_year = 0 then 'zero_prior_year_value'
+            when method = 'share_change_pp' then 'no_prior_year_value'
+            when method = 'yoy_growth' and source_value_prev_year = 0 then 'zero_prior_year_value'
+            when method = 'yoy_growth' then 'no_prior_year_value'
+            else 'no_q4_value'
+        end as reason
+    from measured
 
 ),
 
@@ -124,38 +145,29 @@ final as (
         tier,
         list_name,
         membership_valid_from,
+        assessed,
         indicator,
         unit,
         method,
         source,
-        actual,
+        round(actual, 6) as actual,
+        actual as actual_unrounded,
         case
-            when method = 'task_completion' then source_value
-            when method in ('share_pct', 'share_change_pp') then share_pct
+            when method in ('share_pct', 'share_change_pp') then round(share_pct, 6)
             else source_value
         end as value_q4,
-        actual_inputs_prev_year as value_prev_year,
-        annual_task_prorated,
         case
-            when needs_prior_year and not has_prior_year_report then 'not_scored'
-            when method = 'task_completion' and coalesce(annual_task_prorated, 0) = 0 then 'not_scored'
-            when actual is null then 'missing'
-            else 'ok'
+            when method in ('share_pct', 'share_change_pp') then share_pct_prev_year
+            else source_value_prev_year
+        end as value_prev_year,
+        annual_task,
+        case
+            when reason is null then 'ok'
+            when reason in ('no_q4_report', 'no_q4_value') then 'missing'
+            else 'not_scored'
         end as status,
-        case
-            when needs_prior_year and not has_prior_year_report then 'first_year'
-            when method = 'task_completion' and coalesce(annual_task_prorated, 0) = 0 then 'no_task'
-            when actual is not null then null
-            when not has_q4_report then 'no_q4_value'
-            when method in ('share_pct', 'share_change_pp') and (numerator is null or denominator is null) then 'no_q4_value'
-            when method in ('share_pct', 'share_change_pp') and denominator = 0 then 'zero_denominator'
-            when method not in ('share_pct', 'share_change_pp') and source_value is null then 'no_q4_value'
-            when method = 'share_change_pp' and share_pct_prev_year is null then 'no_prior_year_value'
-            when method = 'yoy_growth' and source_value_prev_year is null then 'no_prior_year_value'
-            when method = 'yoy_growth' and source_value_prev_year = 0 then 'zero_prior_year_value'
-            else 'no_q4_value'
-        end as reason
-    from measured
+        reason
+    from classified
 
 )
 

@@ -1,16 +1,19 @@
-{#- Who is assessed in which year (programme-rules section 4), before the
-    consequences of earlier years are applied (int_assessment_consequences):
-    every town that is a member of a list at the end of Q4 of a year that has Q4
-    data (a current Q4 submission of any county), with its tier, list and
-    membership period at Q4. A town whose county has not sent its Q4 report is
-    included once the Q4 deadline has passed as of the build (its data is then
-    due and missing); before that it is not assessed yet.
-    member_quarters: the quarters of the year at whose end the town was a member of
-    the programme; annual_task_prorated = the sum over those quarters of the annual
-    task of the membership of that quarter / 4 (joined 1 July: 2 of 4 quarters,
-    half the task); null when a member quarter has no task.
-    has_prior_year_report: the town has values in a current submission of the
-    previous year (otherwise this is its first year of reporting). -#}
+{#- Every town-year the platform monitors and, where a policy covers the year,
+    assesses (programme-rules sections 1 and 4): the members on 31 December (by the
+    one membership definition, int_memberships_quarterly) of a year the platform holds
+    reports of, once it has Q4 data (a current Q4 submission of any county) or its Q4
+    deadline has passed as of the build (then a county's missing Q4 report makes its
+    towns pending), with the tier and list of that day.
+      assessed           seed scoring_indicators has rows for the programme and tier
+                         valid in that year (2015, the baseline, is monitored only);
+      member_quarters    quarters of the year at whose end the town was a member of
+                         the programme (the notes say so for a joiner);
+      annual_task        the whole-year task of the year (int_annual_tasks), also for
+                         a town that joined during the year;
+      has_q4_report      the county's current Q4 submission carries the programme's form;
+      has_county_q4_report  the county's current Q4 LZ-0 exists (county GDP growth);
+      awaited_county_code  the town's county while its current Q4 report (the form or
+                         LZ-0) is missing: a pending result waits for it. -#}
 
 with memberships_quarterly as (
 
@@ -21,12 +24,6 @@ with memberships_quarterly as (
 submissions_current as (
 
     select * from {{ ref('int_submissions_current') }}
-
-),
-
-report_values as (
-
-    select * from {{ ref('int_report_values_current') }}
 
 ),
 
@@ -42,36 +39,15 @@ programme_forms as (
 
 ),
 
-assessed_years as (
+annual_tasks as (
 
-    select distinct year
-    from submissions_current
-    where quarter = 4
+    select * from {{ ref('int_annual_tasks') }}
 
 ),
 
-q4_members as (
+scoring_indicators as (
 
-    select memberships_quarterly.*
-    from memberships_quarterly
-    inner join assessed_years
-        on memberships_quarterly.year = assessed_years.year
-    where memberships_quarterly.quarter = 4
-
-),
-
-member_quarters as (
-
-    select
-        year,
-        town_code,
-        programme,
-        count(*) as member_quarters,
-        case
-            when count(annual_task) = count(*) then round(sum(annual_task) / 4, 6)
-        end as annual_task_prorated
-    from memberships_quarterly
-    group by year, town_code, programme
+    select * from {{ ref('scoring_indicators') }}
 
 ),
 
@@ -86,23 +62,49 @@ q4_reports as (
 
 ),
 
-reporting_years as (
+monitored_years as (
 
-    select distinct
-        town_code,
-        year
-    from report_values
-    where town_code is not null
+    select quarters.year
+    from quarters
+    where quarters.quarter = 4
+        and exists (select 1 from submissions_current where submissions_current.year = quarters.year)
+        and (
+            quarters.deadline < {{ as_of_date() }}
+            or exists (select 1 from q4_reports where q4_reports.year = quarters.year)
+        )
 
 ),
 
-q4_deadlines as (
+member_quarters as (
 
     select
         year,
-        deadline
-    from quarters
-    where quarter = 4
+        town_code,
+        programme,
+        count(*) as member_quarters
+    from memberships_quarterly
+    group by year, town_code, programme
+
+),
+
+assessed_tiers as (
+
+    select distinct
+        programme,
+        tier,
+        valid_from_year,
+        valid_to_year
+    from scoring_indicators
+
+),
+
+q4_members as (
+
+    select memberships_quarterly.*
+    from memberships_quarterly
+    inner join monitored_years
+        on memberships_quarterly.year = monitored_years.year
+    where memberships_quarterly.quarter = 4
 
 ),
 
@@ -117,11 +119,23 @@ final as (
         q4_members.tier,
         q4_members.list_name,
         q4_members.valid_from as membership_valid_from,
-        q4_members.annual_task,
+        extract(year from q4_members.valid_from)::integer as join_year,
+        q4_members.plan_investment_3y,
+        exists (
+            select 1 from assessed_tiers
+            where assessed_tiers.programme = q4_members.programme
+                and assessed_tiers.tier = q4_members.tier
+                and {{ in_force('assessed_tiers', 'q4_members.year') }}
+        ) as assessed,
         member_quarters.member_quarters::integer as member_quarters,
-        member_quarters.annual_task_prorated,
-        (q4_reports.county_code is not null) as has_q4_report,
-        (prior_year.town_code is not null) as has_prior_year_report
+        annual_tasks.annual_task,
+        annual_tasks.annual_task_source,
+        annual_tasks.default_annual_task_divisor,
+        (form_report.county_code is not null) as has_q4_report,
+        (county_report.county_code is not null) as has_county_q4_report,
+        case
+            when form_report.county_code is null or county_report.county_code is null then q4_members.county_code
+        end as awaited_county_code
     from q4_members
     inner join programme_forms
         on q4_members.programme = programme_forms.programme
@@ -129,17 +143,17 @@ final as (
         on q4_members.year = member_quarters.year
         and q4_members.town_code = member_quarters.town_code
         and q4_members.programme = member_quarters.programme
-    left join q4_reports
-        on q4_members.county_code = q4_reports.county_code
-        and q4_members.year = q4_reports.year
-        and programme_forms.form = q4_reports.form
-    left join reporting_years as prior_year
-        on q4_members.town_code = prior_year.town_code
-        and q4_members.year - 1 = prior_year.year
-    left join q4_deadlines
-        on q4_members.year = q4_deadlines.year
-    where q4_reports.county_code is not null
-        or q4_deadlines.deadline < {{ as_of_date() }}
+    left join annual_tasks
+        on q4_members.town_code = annual_tasks.town_code
+        and q4_members.year = annual_tasks.year
+    left join q4_reports as form_report
+        on q4_members.county_code = form_report.county_code
+        and q4_members.year = form_report.year
+        and programme_forms.form = form_report.form
+    left join q4_reports as county_report
+        on q4_members.county_code = county_report.county_code
+        and q4_members.year = county_report.year
+        and county_report.form = 'LZ-0'
 
 )
 

@@ -1,15 +1,16 @@
-{#- Published dataset towns: one row per town and membership period, after the
-    consequences of the annual assessments (int_memberships_effective). status:
+{#- Published dataset towns: one row per town and membership period, as it stands
+    after the recorded decisions (int_memberships_effective). status:
       active      the period is open or its end is not yet past (as of var
-                  as_of_date, else today), or it ended and the town continues
-                  in the next list or round of the same programme (event join);
-      eliminated / removed
-                  the period was ended by an assessment (淘汰 / 调整);
+                  as_of_date, else today), or it ended and the town continues in
+                  the next list or round of the same programme (event join);
+      eliminated / removed / downgraded
+                  a recorded decision ended the period (decision_id, document_no);
       promoted / downgraded
                   the next period of the town starts with that event;
       otherwise   the programme's exit status (programmes: characteristic →
-                  eliminated, pilot → removed) for a period the registry ends
-                  with nothing after it. -#}
+                  eliminated, pilot → removed) for a period the registry ends with
+                  nothing after it. Only decisions change membership: no
+                  computation ends a period. -#}
 
 with memberships as (
 
@@ -61,12 +62,13 @@ final as (
         periods.valid_to::date as valid_to,
         (case
             when periods.valid_to is null or periods.valid_to >= periods.as_of_date then 'active'
-            when periods.consequence is not null then periods.consequence
+            when periods.decided_status is not null then periods.decided_status
             when periods.next_event is not null then membership_events.previous_period_status
             else programmes.exit_status
         end)::text as status,
         periods.ended_by::text as ended_by,
-        periods.consequence_year::integer as consequence_year,
+        periods.decision_id::text as decision_id,
+        periods.document_no::text as document_no,
         periods.registry_valid_to::date as registry_valid_to,
         periods.event::text as event,
         periods.plan_investment_3y::numeric(20, 6) as plan_investment_3y

@@ -1,11 +1,10 @@
-{#- Published dataset assessment_components: one row per town, year and
-    assessment indicator of the towns assessed that year (the consequences of
-    earlier years applied: int_assessment_consequences.in_population).
-    points = weight × clamp((actual − floor) / (target − floor), 0, 1); 0 when due
-    data is missing; null when the indicator is not scored (first year of
-    reporting), and then scored = false. scaled_points = points × 100 / the
-    scorable weight of the town-year, so that the score is the sum of
-    scaled_points. -#}
+{#- Published dataset assessment_components: one row per town, year and scored
+    indicator of every assessed town-year (int_assessment_components).
+    points = weight × clamp((actual − floor) / (target − floor), 0, 1) (6 decimals);
+    null when the indicator is not scored (status not_scored: no prior-year value,
+    zero denominator, no task; its weight is left out and the total rescaled) or
+    its data is missing (status missing: the result is pending). scaled_points =
+    points × 100 / the scored weight, so that the score is their sum. -#}
 
 with components as (
 
@@ -16,12 +15,6 @@ with components as (
 scores as (
 
     select * from {{ ref('int_assessment_scores') }}
-
-),
-
-consequences as (
-
-    select * from {{ ref('int_assessment_consequences') }}
 
 ),
 
@@ -53,15 +46,15 @@ final as (
         components.floor::numeric(20, 6) as floor,
         components.weight::numeric(20, 6) as weight,
         components.points::numeric(20, 6) as points,
-        (components.status <> 'not_scored') as scored,
+        (components.status = 'ok') as scored,
         components.status::text as status,
         assessment_reasons.name_zh::text as note,
         assessment_reasons.name_en::text as note_en,
-        round(components.points * 100 / nullif(scores.scorable_weight, 0), 6)::numeric(20, 6) as scaled_points
+        round(components.points_unrounded * 100 / nullif(scores.scorable_weight, 0), 6)::numeric(20, 6) as scaled_points,
+        components.reason::text as reason,
+        components.value_q4::numeric(20, 6) as value_q4,
+        components.value_prev_year::numeric(20, 6) as value_prev_year
     from components
-    inner join consequences
-        on components.year = consequences.year
-        and components.town_code = consequences.town_code
     inner join scores
         on components.year = scores.year
         and components.town_code = scores.town_code
@@ -69,7 +62,6 @@ final as (
         on components.indicator = assessment_measures.indicator
     left join assessment_reasons
         on components.reason = assessment_reasons.reason
-    where consequences.in_population
 
 )
 

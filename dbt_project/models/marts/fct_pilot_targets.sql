@@ -1,7 +1,9 @@
-{#- Published dataset pilot_targets: one row per pilot town assessed in a year,
+{#- Published dataset pilot_targets: one row per pilot town monitored in a year
+    (a member on 31 December of a year with Q4 data; 2015, the baseline, too),
     with the indicators of the work plan's annual targets (三(一)1 provincial,
     三(一)2 municipal) and one met_* boolean per target (seed
-    pilot_annual_targets): met when actual ≥ target, the target of municipal
+    pilot_annual_targets, rows valid in the year; none in a year no policy covers):
+    met when actual ≥ target, the target of municipal
     pilot GDP growth being the county's reported growth + 2 pp. met is empty when
     the target does not apply to the tier or the actual is unknown (first year of
     reporting: no prior-year value; missing data). -#}
@@ -9,12 +11,6 @@
 with measures as (
 
     select * from {{ ref('int_town_year_measures') }}
-
-),
-
-consequences as (
-
-    select * from {{ ref('int_assessment_consequences') }}
 
 ),
 
@@ -38,18 +34,15 @@ pilot_measures as (
         pilot_annual_targets.target_basis,
         county_year_values.value as basis_value
     from measures
-    inner join consequences
-        on measures.year = consequences.year
-        and measures.town_code = consequences.town_code
     left join pilot_annual_targets
         on measures.tier = pilot_annual_targets.tier
         and measures.indicator = pilot_annual_targets.indicator
+        and {{ in_force('pilot_annual_targets', 'measures.year') }}
     left join county_year_values
         on measures.county_code = county_year_values.county_code
         and measures.year = county_year_values.year
         and pilot_annual_targets.target_basis = county_year_values.indicator
     where measures.programme = 'pilot'
-        and consequences.in_population
 
 ),
 

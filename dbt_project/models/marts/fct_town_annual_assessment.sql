@@ -1,27 +1,29 @@
-{#- Published dataset town_annual_assessment: one row per town assessed in a
-    year (members at the end of Q4 of a year with Q4 data, less the towns whose
-    membership period an earlier removal or elimination ended).
-    rank_in_tier: rank() by score, highest first, within (year, programme, tier):
-    equal scores share a rank (1, 1, 3); no rank without a score.
-    notes / notes_en: what the reader needs to know — indicators not scored and the
-    rescaling, missing data scored 0, pro-rating of a mid-year joiner, yellow
-    cards, removal, elimination, downgrade warning. -#}
+{#- Published dataset town_annual_assessment: one row per town and assessed year
+    (programme-rules sections 4 and 5; a year no policy covers, such as the 2015
+    baseline, has no rows). The platform proposes, the city decides: `proposals`
+    are computed (int_assessment_proposals), `decision` and the booleans
+    yellow_card, removed_next_year, eliminated_next_year come only from the
+    decisions register (int_decisions, the decisions answering this town-year).
+    downgrade_warning = the downgrade_risk proposal (an early warning). Every
+    proposal carries its reason (Chinese and English); notes say what the reader
+    needs to know about the score (indicators not scored and the rescaling, pending
+    data, a joiner's quarters, a default annual task, a non-comparable score). -#}
 
-with scores as (
+with proposals as (
 
-    select * from {{ ref('int_assessment_scores') }}
-
-),
-
-consequences as (
-
-    select * from {{ ref('int_assessment_consequences') }}
+    select * from {{ ref('int_assessment_proposals') }}
 
 ),
 
 components as (
 
     select * from {{ ref('int_assessment_components') }}
+
+),
+
+decisions as (
+
+    select * from {{ ref('int_decisions') }}
 
 ),
 
@@ -43,47 +45,113 @@ assessment_reasons as (
 
 ),
 
-yellow_card_rules as (
+proposal_names as (
 
-    select * from {{ ref('yellow_card_rules') }}
-
-),
-
-assessed as (
-
-    select
-        scores.*,
-        consequences.yellow_card,
-        consequences.yellow_card_bottom,
-        consequences.yellow_card_low_score,
-        consequences.yellow_cards_in_round,
-        consequences.removed_next_year,
-        consequences.eliminated_next_year,
-        consequences.eliminated_by_grade,
-        consequences.eliminated_by_investment,
-        consequences.downgrade_warning
-    from scores
-    inner join consequences
-        on scores.year = consequences.year
-        and scores.town_code = consequences.town_code
-    where consequences.in_population
+    select * from {{ ref('proposals') }}
 
 ),
 
-ranked as (
+town_year_decisions as (
 
     select
-        assessed.*,
-        case
-            when assessed.score is not null then rank() over (
-                partition by assessed.year, assessed.programme, assessed.tier, (assessed.score is null)
-                order by assessed.score desc
-            )
-        end as rank_in_tier,
-        count(assessed.score) over (
-            partition by assessed.year, assessed.programme, assessed.tier
-        ) as n_ranked_in_tier
-    from assessed
+        assessment_year as year,
+        town_code,
+        string_agg(action, ',' order by decided_on, decision_id) as decision,
+        string_agg(action_zh, '、' order by decided_on, decision_id) as decision_zh,
+        max(decided_on) as decided_on,
+        string_agg(document_no, '、' order by decided_on, decision_id) as document_no,
+        string_agg(distinct decided_by, ',') as decided_by,
+        string_agg(note, '；' order by decided_on, decision_id) as decision_notes,
+        bool_or(action = 'yellow_card') as yellow_card,
+        bool_or(action = 'remove') as removed_next_year,
+        bool_or(action = 'eliminate') as eliminated_next_year
+    from decisions
+    where assessment_year is not null
+    group by 1, 2
+
+),
+
+reasons as (
+
+    select
+        proposals.year,
+        proposals.town_code,
+        {%- set completion_pct = "trim_scale(round(proposals.investment_completion * 100, 1))::text" %}
+        {%- set score_text = "trim_scale(round(proposals.score, 2))::text" %}
+        case when proposals.propose_eliminate then concat_ws('，',
+            case when proposals.eliminate_on_failing_grade and not proposals.is_passing
+                then '考核' || proposals.grade || '（' || {{ score_text }} || '分）' end,
+            case when proposals.investment_completion < proposals.eliminate_below_completion
+                then '未完成年度投资任务（完成' || {{ completion_pct }} || '%）' end
+        ) end as eliminate_zh,
+        case when proposals.propose_eliminate then concat_ws(', ',
+            case when proposals.eliminate_on_failing_grade and not proposals.is_passing
+                then 'failing grade (' || {{ score_text }} || ')' end,
+            case when proposals.investment_completion < proposals.eliminate_below_completion
+                then 'annual investment task not completed (' || {{ completion_pct }} || '%)' end
+        ) end as eliminate_en,
+        case when proposals.propose_yellow_card then
+            '得分' || {{ score_text }} || '，在本轮' || proposals.card_group_size || '个可比试点镇中位列末'
+            || proposals.card_bottom_n || '位且低于中位数' || trim_scale(round(proposals.card_group_median::numeric, 2))::text
+            || case when proposals.card_tie then '（与临界分并列）' else '' end
+        end as yellow_card_zh,
+        case when proposals.propose_yellow_card then
+            'score ' || {{ score_text }} || ' among the ' || proposals.card_bottom_n || ' lowest of '
+            || proposals.card_group_size || ' comparable scores of the round and below the median '
+            || trim_scale(round(proposals.card_group_median::numeric, 2))::text
+            || case when proposals.card_tie then ' (tied at the cut-off)' else '' end
+        end as yellow_card_en,
+        case when proposals.propose_remove then
+            '本轮第' || proposals.decided_cards_in_round || '张黄牌（已决定）'
+        end as remove_zh,
+        case when proposals.propose_remove then
+            'yellow card ' || proposals.decided_cards_in_round || ' of the round (decided)'
+        end as remove_en,
+        case when proposals.propose_downgrade_risk then concat_ws('，',
+            case when proposals.risk_on_failing_grade and not proposals.is_passing
+                then '考核' || proposals.grade || '（' || {{ score_text }} || '分）' end,
+            case when proposals.investment_completion < proposals.risk_below_completion
+                then '未完成年度投资任务（完成' || {{ completion_pct }} || '%）' end
+        ) end as downgrade_risk_zh,
+        case when proposals.propose_downgrade_risk then concat_ws(', ',
+            case when proposals.risk_on_failing_grade and not proposals.is_passing
+                then 'failing grade (' || {{ score_text }} || ')' end,
+            case when proposals.investment_completion < proposals.risk_below_completion
+                then 'annual investment task not completed (' || {{ completion_pct }} || '%)' end
+        ) end as downgrade_risk_en,
+        case when proposals.propose_excellent_candidate then
+            '等次' || proposals.grade || '，层级内排名第' || proposals.rank_in_tier
+        end as excellent_candidate_zh,
+        case when proposals.propose_excellent_candidate then
+            'grade ' || proposals.grade || ', rank ' || proposals.rank_in_tier || ' in its tier'
+        end as excellent_candidate_en
+    from proposals
+
+),
+
+proposal_list as (
+
+    select
+        reasons.year,
+        reasons.town_code,
+        coalesce(string_agg(proposal_names.proposal, ',' order by proposal_names.sort_order), '') as proposals,
+        string_agg(proposal_names.name_zh || '：' || item.reason_zh, '；' order by proposal_names.sort_order)
+            as proposal_reasons_zh,
+        string_agg(proposal_names.name_en || ': ' || item.reason_en, '; ' order by proposal_names.sort_order)
+            as proposal_reasons_en
+    from reasons
+    left join lateral (
+        values
+            ('eliminate', reasons.eliminate_zh, reasons.eliminate_en),
+            ('yellow_card', reasons.yellow_card_zh, reasons.yellow_card_en),
+            ('remove', reasons.remove_zh, reasons.remove_en),
+            ('downgrade_risk', reasons.downgrade_risk_zh, reasons.downgrade_risk_en),
+            ('excellent_candidate', reasons.excellent_candidate_zh, reasons.excellent_candidate_en)
+    ) as item (proposal, reason_zh, reason_en)
+        on item.reason_zh is not null
+    left join proposal_names
+        on item.proposal = proposal_names.proposal
+    group by 1, 2
 
 ),
 
@@ -92,113 +160,57 @@ component_notes as (
     select
         components.year,
         components.town_code,
-        string_agg(assessment_measures.name_zh, '、' order by components.indicator)
-            filter (where components.reason = 'first_year') as first_year_zh,
-        string_agg(components.indicator, ', ' order by components.indicator)
-            filter (where components.reason = 'first_year') as first_year_en,
         string_agg(
             assessment_measures.name_zh || '（' || assessment_reasons.name_zh || '）', '、' order by components.indicator
-        ) filter (where components.reason is not null and components.reason <> 'first_year') as other_zh,
+        ) filter (where components.reason is not null) as reasons_zh,
         string_agg(
             components.indicator || ' (' || assessment_reasons.name_en || ')', '; ' order by components.indicator
-        ) filter (where components.reason is not null and components.reason <> 'first_year') as other_en
+        ) filter (where components.reason is not null) as reasons_en
     from components
     left join assessment_measures
         on components.indicator = assessment_measures.indicator
     left join assessment_reasons
         on components.reason = assessment_reasons.reason
-    group by components.year, components.town_code
+    group by 1, 2
 
 ),
 
 noted as (
 
     select
-        ranked.*,
-        concat_ws(
-            '；',
-            case when ranked.score is null then '无可计分指标，不评分' end,
-            case
-                when component_notes.first_year_zh is not null
-                    then '首年无上年同期数据，' || component_notes.first_year_zh || '不计分，总分按可计分权重'
-                        || trim_scale(ranked.scorable_weight)::text || '分折算为百分制'
-            end,
-            component_notes.other_zh,
-            case
-                when ranked.member_quarters < 4 and ranked.annual_task_prorated is not null
-                    then '年内在册' || ranked.member_quarters || '个季度，年度投资任务按'
-                        || ranked.member_quarters || '/4折算为' || trim_scale(ranked.annual_task_prorated)::text || '万元'
-                when ranked.member_quarters < 4
-                    then '年内在册' || ranked.member_quarters || '个季度'
-            end,
-            case
-                when ranked.yellow_card_bottom and ranked.yellow_card_low_score
-                    then '黄牌（得分位列末' || yellow_card_rules.bottom_n || '位且低于' || trim_scale(yellow_card_rules.score_below)::text || '分）'
-                when ranked.yellow_card_bottom
-                    then '黄牌（得分位列末' || yellow_card_rules.bottom_n || '位）'
-                when ranked.yellow_card_low_score
-                    then '黄牌（得分低于' || trim_scale(yellow_card_rules.score_below)::text || '分）'
-            end,
-            case
-                when ranked.removed_next_year
-                    then '本轮第' || ranked.yellow_cards_in_round || '张黄牌，自下年起调整出试点名单'
-            end,
-            case
-                when ranked.eliminated_by_grade and ranked.eliminated_by_investment
-                    then '考核不合格且未完成年度投资任务，自下年1月1日起淘汰'
-                when ranked.eliminated_by_grade
-                    then '考核不合格，自下年1月1日起淘汰'
-                when ranked.eliminated_by_investment
-                    then '未完成年度投资任务，自下年1月1日起淘汰'
-            end,
-            case when ranked.downgrade_warning then '考核不合格，降档预警' end
+        proposals.*,
+        concat_ws('；',
+            case when proposals.pending then '待数据：结果待第四季度报表到达后计算' end,
+            component_notes.reasons_zh,
+            case when proposals.is_rescaled and not proposals.pending
+                then '总分按可计分权重' || trim_scale(proposals.scorable_weight)::text || '分折算为百分制' end,
+            case when proposals.score is not null and not proposals.comparable
+                then '可计分权重不足' || trim_scale(round(proposals.min_comparable_weight_share * 100, 1))::text
+                    || '%，得分不可比：不参与排名，不作为建议依据' end,
+            case when proposals.member_quarters < 4
+                then '年内在册' || proposals.member_quarters || '个季度，按全年数据和全年任务考核' end,
+            case when proposals.annual_task_source = 'default' then '年度任务未下达，按三年计划1/'
+                || trim_scale(proposals.default_annual_task_divisor)::text || '测算' end
         ) as notes,
-        concat_ws(
-            '; ',
-            case when ranked.score is null then 'nothing scorable: no score' end,
-            case
-                when component_notes.first_year_en is not null
-                    then 'first year of reporting, not scored: ' || component_notes.first_year_en
-                        || '; score rescaled to 100 over the scorable weight of ' || trim_scale(ranked.scorable_weight)::text
-            end,
-            component_notes.other_en,
-            case
-                when ranked.member_quarters < 4 and ranked.annual_task_prorated is not null
-                    then 'member at the end of ' || ranked.member_quarters || ' quarter(s): annual task pro-rated to '
-                        || trim_scale(ranked.annual_task_prorated)::text || ' wan yuan'
-                when ranked.member_quarters < 4
-                    then 'member at the end of ' || ranked.member_quarters || ' quarter(s)'
-            end,
-            case
-                when ranked.yellow_card_bottom and ranked.yellow_card_low_score
-                    then 'yellow card (among the ' || yellow_card_rules.bottom_n || ' lowest scores and below '
-                        || trim_scale(yellow_card_rules.score_below)::text || ')'
-                when ranked.yellow_card_bottom
-                    then 'yellow card (among the ' || yellow_card_rules.bottom_n || ' lowest scores)'
-                when ranked.yellow_card_low_score
-                    then 'yellow card (score below ' || trim_scale(yellow_card_rules.score_below)::text || ')'
-            end,
-            case
-                when ranked.removed_next_year
-                    then 'card ' || ranked.yellow_cards_in_round || ' of the round: removed from the pilot list from next year'
-            end,
-            case
-                when ranked.eliminated_by_grade and ranked.eliminated_by_investment
-                    then 'failing grade and investment task not completed: eliminated from 1 January next year'
-                when ranked.eliminated_by_grade
-                    then 'failing grade: eliminated from 1 January next year'
-                when ranked.eliminated_by_investment
-                    then 'investment task not completed: eliminated from 1 January next year'
-            end,
-            case when ranked.downgrade_warning then 'failing grade: downgrade warning' end
+        concat_ws('; ',
+            case when proposals.pending then 'pending: computed once the Q4 report arrives' end,
+            component_notes.reasons_en,
+            case when proposals.is_rescaled and not proposals.pending
+                then 'score rescaled to 100 over the scored weight of ' || trim_scale(proposals.scorable_weight)::text end,
+            case when proposals.score is not null and not proposals.comparable
+                then 'scored weight below ' || trim_scale(round(proposals.min_comparable_weight_share * 100, 1))::text
+                    || '%: not comparable, not ranked, no proposal' end,
+            case when proposals.member_quarters < 4
+                then 'member at the end of ' || proposals.member_quarters
+                    || ' quarter(s): assessed on whole-year values and the whole-year task' end,
+            case when proposals.annual_task_source = 'default'
+                then 'no annual task assigned: the 3-year plan / '
+                || trim_scale(proposals.default_annual_task_divisor)::text end
         ) as notes_en
-    from ranked
+    from proposals
     left join component_notes
-        on ranked.year = component_notes.year
-        and ranked.town_code = component_notes.town_code
-    left join yellow_card_rules
-        on ranked.programme = yellow_card_rules.programme
-        and ranked.tier = yellow_card_rules.tier
+        on proposals.year = component_notes.year
+        and proposals.town_code = component_notes.town_code
 
 ),
 
@@ -208,27 +220,47 @@ final as (
         noted.year::integer as year,
         noted.town_code::text as town_code,
         noted.county_code::text as county_code,
+        towns.name_zh::text as name_zh,
         noted.programme::text as programme,
         noted.tier::text as tier,
+        noted.list_name::text as list_name,
+        noted.member_quarters::integer as member_quarters,
         noted.score::numeric(20, 6) as score,
         noted.grade::text as grade,
         noted.rank_in_tier::integer as rank_in_tier,
-        noted.investment_completion::numeric(20, 6) as investment_completion,
-        noted.yellow_card::boolean as yellow_card,
-        noted.yellow_cards_in_round::integer as yellow_cards_in_round,
-        noted.removed_next_year::boolean as removed_next_year,
-        noted.eliminated_next_year::boolean as eliminated_next_year,
-        noted.downgrade_warning::boolean as downgrade_warning,
-        nullif(noted.notes, '')::text as notes,
-        towns.name_zh::text as name_zh,
-        noted.list_name::text as list_name,
         noted.n_ranked_in_tier::integer as n_ranked_in_tier,
-        noted.member_quarters::integer as member_quarters,
-        noted.annual_task_prorated::numeric(20, 6) as annual_task_prorated,
+        noted.comparable::boolean as comparable,
+        noted.pending::boolean as pending,
+        (case when noted.pending then noted.awaited_county_code end)::text as awaited_counties,
+        round(noted.investment_completion, 6)::numeric(20, 6) as investment_completion,
+        noted.annual_task::numeric(20, 6) as annual_task,
+        noted.annual_task_source::text as annual_task_source,
         noted.scorable_weight::numeric(20, 6) as scorable_weight,
-        noted.is_rescaled::boolean as rescaled,
+        (noted.is_rescaled and not noted.pending)::boolean as rescaled,
+        proposal_list.proposals::text as proposals,
+        noted.card_tie::boolean as card_tie,
+        proposal_list.proposal_reasons_zh::text as proposal_reasons_zh,
+        proposal_list.proposal_reasons_en::text as proposal_reasons_en,
+        town_year_decisions.decision::text as decision,
+        town_year_decisions.decision_zh::text as decision_zh,
+        town_year_decisions.decided_on::date as decided_on,
+        nullif(town_year_decisions.document_no, '')::text as document_no,
+        town_year_decisions.decided_by::text as decided_by,
+        town_year_decisions.decision_notes::text as decision_notes,
+        coalesce(town_year_decisions.yellow_card, false)::boolean as yellow_card,
+        noted.decided_cards_in_round::integer as yellow_cards_in_round,
+        coalesce(town_year_decisions.removed_next_year, false)::boolean as removed_next_year,
+        coalesce(town_year_decisions.eliminated_next_year, false)::boolean as eliminated_next_year,
+        noted.propose_downgrade_risk::boolean as downgrade_warning,
+        nullif(noted.notes, '')::text as notes,
         nullif(noted.notes_en, '')::text as notes_en
     from noted
+    left join proposal_list
+        on noted.year = proposal_list.year
+        and noted.town_code = proposal_list.town_code
+    left join town_year_decisions
+        on noted.year = town_year_decisions.year
+        and noted.town_code = town_year_decisions.town_code
     left join towns
         on noted.town_code = towns.town_code
 

@@ -3,6 +3,10 @@
     membership at quarter end; a town that reported without being a member at
     quarter end keeps its programme from the registry and has no tier (tested,
     severity warn). value_quarter: the quarter alone, derived from the YTD values.
+    value_ytd_prev_year is the prior-year value USED (int_report_values_yoy: the
+    reported 上年同期 of the current submission, else last year's accepted report;
+    prev_year_source says which, prev_year_last_report and prev_year_revision_pct
+    show a revision).
 
     Incremental: the rows of a (county, year, quarter) are rebuilt together
     (delete+insert on those keys) when that partition is affected —
@@ -157,7 +161,11 @@ final as (
         town_values.source_file_sha256::text as source_file_sha256,
         town_values.source_sheet::text as source_sheet,
         town_values.source_cell::text as source_cell,
-        report_values_quarterly.value_quarter::numeric(20, 6) as value_quarter
+        report_values_quarterly.value_quarter::numeric(20, 6) as value_quarter,
+        town_values.prev_year_source::text as prev_year_source,
+        town_values.prev_year_last_report::numeric(20, 6) as prev_year_last_report,
+        town_values.prev_year_revision_pct::numeric(20, 6) as prev_year_revision_pct,
+        town_values.prev_year_source_cell::text as prev_year_source_cell
     from town_values
     inner join affected_partitions
         on town_values.county_code = affected_partitions.county_code

@@ -15,6 +15,8 @@ final as (
         town_code,
         indicator,
         value,
+        value_prev_year as value_prev_year_reported,
+        prev_year_source_cell,
         source_file_sha256,
         source_sheet,
         source_cell

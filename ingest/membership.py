@@ -1,0 +1,103 @@
+"""Who is a member of which programme on a day: THE definition, evaluated from the dbt macro.
+
+The rule (programme-rules §1: the registry's list memberships covering the day, less
+those a recorded decision has ended by that day) is written once, as the dbt macro
+`dbt_project/macros/members_on.sql`. The warehouse runs it in PostgreSQL; ingest
+and the sample generator run the very same macro text here, rendered with jinja2
+and evaluated in an in-memory SQLite database loaded from the seed CSVs
+(memberships, decisions, decision_actions). There is no second copy of the rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import jinja2
+
+from core.config import DBT_PROJECT_DIR, SEEDS_DIR
+
+MACRO_FILE = DBT_PROJECT_DIR / "macros" / "members_on.sql"
+SEED_TABLES = ("memberships", "decisions", "decision_actions")
+_BOOLEANS = {"true": 1, "false": 0}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One list membership in force on a day (a row of the macro's answer)."""
+
+    town_code: str
+    programme: str
+    tier: str
+    list_name: str
+    valid_from: date
+    valid_to: date | None  # the registry's end (inclusive); a decision's end is not shown here
+    plan_investment_3y: float | None
+    event: str
+
+
+def _cell(text: str | None) -> str | int | None:
+    """A seed cell as dbt loads it, in SQLite terms: empty is NULL, true/false are 1/0, dates stay ISO text."""
+    if text is None or text.strip() == "":
+        return None
+    return _BOOLEANS.get(text.strip().lower(), text)
+
+
+def _load_seed(db: sqlite3.Connection, table: str, path: Path) -> None:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [[_cell(v) for v in row] for row in reader if any(v.strip() for v in row)]
+    columns = ", ".join(f'"{c}"' for c in header)  # seed column names, not data
+    db.execute(f'create table "{table}" ({columns})')
+    marks = ", ".join("?" * len(header))
+    db.executemany(f'insert into "{table}" values ({marks})', rows)
+
+
+@functools.cache
+def _database(seeds_dir: Path) -> sqlite3.Connection:
+    """The three membership seeds of `seeds_dir` in an in-memory SQLite database (loaded once)."""
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    for table in SEED_TABLES:
+        _load_seed(db, table, seeds_dir / f"{table}.csv")
+    return db
+
+
+@functools.cache
+def members_on_sql(macro_file: Path = MACRO_FILE) -> str:
+    """The macro rendered for SQLite: the days relation is one row holding the bound parameter :day."""
+    module = jinja2.Environment().from_string(macro_file.read_text(encoding="utf-8")).module
+    return str(module.members_on("(select :day as day)", *SEED_TABLES))
+
+
+def _membership(row: dict[str, object]) -> Membership:
+    """A row of the macro's answer, by column name (the macro may add columns)."""
+    valid_to, plan = row["valid_to"], row["plan_investment_3y"]
+    return Membership(str(row["town_code"]), str(row["programme"]), str(row["tier"]), str(row["list_name"]),
+                      date.fromisoformat(str(row["valid_from"])),
+                      date.fromisoformat(str(valid_to)) if valid_to else None,
+                      float(plan) if plan is not None else None, str(row["event"] or ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def memberships_on(day: date, seeds_dir: Path = SEEDS_DIR) -> tuple[Membership, ...]:
+    """Every membership in force on `day`, sorted by town, programme and list."""
+    db = _database(Path(seeds_dir))
+    with _lock:
+        cursor = db.execute(members_on_sql(), {"day": day.isoformat()})
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    return tuple(sorted((_membership(r) for r in rows), key=lambda m: (m.town_code, m.programme, m.list_name)))
+
+
+def clear_cache() -> None:
+    """Forget the loaded seeds (after the seed files changed on disk)."""
+    memberships_on.cache_clear()
+    _database.cache_clear()
+    members_on_sql.cache_clear()
