@@ -10,6 +10,13 @@ For each county and the period whose deadline has passed:
 | `refused` | reports received, all refused, no corrected report accepted yet | yes |
 | `missing` | nothing received | yes |
 
+Each county's status also names the member towns its report must hold for the period (the
+one membership definition, ingest.registry.members: the registry's lists less what recorded
+decisions ended, on the quarter's last day) and, against the quarter before, the towns that
+join (new members: they must be reported from this period) and those that leave (ended
+memberships: they must not be reported), so that a reminder chases new members too and the
+first report of a new year is sent with that year's members.
+
 Reminders go to the county's outbox (`<outbox>/<county>/reminder-<period>.json` and
 `.html`, Chinese first); the status of all counties goes to
 `<var>/deadlines/<period>.json`; the team gets one alert when any county is not on time.
@@ -50,6 +57,9 @@ class CountyStatus:
     accepted: int = 0
     refused: int = 0
     last_received_at: str | None = None
+    members: list[dict] = field(default_factory=list)  # {form, town_code, name_zh} the report must hold
+    joined: list[dict] = field(default_factory=list)  # members now that were not at the previous quarter end
+    left: list[dict] = field(default_factory=list)  # members at the previous quarter end that are not now
 
     @property
     def needs_reminder(self) -> bool:
@@ -73,6 +83,18 @@ def due_period(today: date) -> Period:
 
 def local_today(when: datetime | None = None) -> date:
     return (when or datetime.now(LOCAL_TZ)).astimezone(LOCAL_TZ).date()
+
+
+def county_members(county_code: str, period: Period) -> tuple[list[dict], list[dict], list[dict]]:
+    """(members the report must hold, joined since the previous quarter end, left since then)."""
+    def at(day: date) -> dict[tuple[str, str], dict]:
+        return {(form, t.code): {"form": form, "town_code": t.code, "name_zh": t.name_zh}
+                for form, programme in registry.FORM_PROGRAMME.items()
+                for t in registry.members(county_code, programme, day)}
+
+    now, before = at(period.end), at(period.previous().end)
+    return (list(now.values()), [m for k, m in now.items() if k not in before],
+            [m for k, m in before.items() if k not in now])
 
 
 def deadline_status(conn, period: Period) -> list[CountyStatus]:
@@ -100,12 +122,14 @@ def deadline_status(conn, period: Period) -> list[CountyStatus]:
         else:
             status = "missing"
         last = max((r[4] for r in mine), default=None)
+        members, joined, left = county_members(county.code, period)
         statuses.append(CountyStatus(
             county_code=county.code, county_name=county.name_zh, period=str(period),
             deadline=period.deadline.isoformat(), status=status, status_zh=STATUS_ZH[status],
             required_forms=sorted(required), missing_forms=missing, late_forms=late_forms,
             accepted=n_accepted, refused=n_refused,
-            last_received_at=last.astimezone(LOCAL_TZ).isoformat(timespec="minutes") if last else None))
+            last_received_at=last.astimezone(LOCAL_TZ).isoformat(timespec="minutes") if last else None,
+            members=members, joined=joined, left=left))
     return statuses
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import date, datetime
 
 import pytest
@@ -110,6 +111,24 @@ def test_each_county_is_on_time_late_incomplete_refused_or_missing():
         assert status["330421"].status == "incomplete" and status["330421"].missing_forms == ["LZ-2"]
     assert [s.needs_reminder for s in status.values()].count(True) == sum(
         s.status in ("incomplete", "refused", "missing") for s in status.values())
+
+
+def test_reminders_name_the_members_and_chase_new_ones():
+    """The member list follows the one membership definition: 2016Q1 brings the second provincial batch
+    (秀洲光伏, from 2016-01-29) and round 2 of the municipal pilots; a town that moved from the municipal to
+    the provincial list (乌镇互联网) keeps reporting LZ-1; the downgraded 平湖九龙山 stays a member (cultivation)."""
+    members, joined, left = reminders.county_members("330411", Period(2016, 1))
+    assert {(m["form"], m["town_code"]) for m in joined} == {("LZ-1", "CT-330411-01"), ("LZ-2", "PT-330411104")}
+    assert left == [] and {m["town_code"] for m in joined} <= {m["town_code"] for m in members}
+    _, joined, left = reminders.county_members("330483", Period(2016, 1))
+    assert {m["town_code"] for m in joined} == {"PT-330483100"} and left == []
+    members, joined, left = reminders.county_members("330482", Period(2017, 3))
+    assert "CT-330482-01" in {m["town_code"] for m in members} and joined == left == []
+    html = reminders._render_html({**asdict(reminders.CountyStatus(
+        "330411", "秀洲区", "2016Q1", "2016-04-20", "missing", "未报送", ["LZ-0", "LZ-1", "LZ-2"], ["LZ-0"],
+        members=members, joined=[{"form": "LZ-1", "town_code": "CT-330411-01", "name_zh": "秀洲光伏小镇"}])),
+        "as_of": "2016-04-21"})
+    assert "本期新增成员" in html and "秀洲光伏小镇（CT-330411-01）" in html
 
 
 @pytest.mark.integration
