@@ -8,6 +8,7 @@ does is recorded in Airflow like any scheduled run.
     python -m ops remind [--period 2016Q3]             # deadline status, reminders to counties, alert to the team
     python -m ops ui [--port 8080]                     # the Airflow UI locally (airflow standalone)
     python -m ops registry check [--seeds DIR] [--json]   # a registry change against the warehouse (no DAG)
+    python -m ops registry apply                       # after the merge: check, rebuild, publish, show what changed
 
 By default a command runs the DAGs here and now with `dag.test()` (local Airflow,
 SQLite metadata); with `--trigger` it creates the runs for a running scheduler
@@ -53,6 +54,10 @@ def plan(args) -> list[tuple[str, dict]]:
         return [("nightly_publish", {})]
     if args.command == "remind":
         return [("deadline_reminders", {"period": str(parse_period(args.period))} if args.period else {})]
+    if args.command == "registry" and args.registry_command == "apply":
+        # dbt build reloads the seeds and rebuilds what depends on them (incremental facts only where a
+        # town's tier at quarter end changed); the publication makes a new version only if content changed
+        return [("warehouse_build", {}), ("nightly_publish", {})]
     raise ValueError(args.command)
 
 
@@ -135,7 +140,34 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(exit 0 no errors, 1 errors, 2 could not check)")
     p.add_argument("--seeds", metavar="DIR", help="the seed CSV files to check (default: dbt_project/seeds)")
     p.add_argument("--json", action="store_true", help="print one JSON object: findings, changes and impact")
+    p = registry.add_parser("apply", help="a merged registry change: check it (stop on errors), rebuild the "
+                                          "warehouse, publish, and print what changed in the publication")
+    p.add_argument("--trigger", action="store_true", help="create the runs for a running scheduler instead")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for each triggered run")
     return parser
+
+
+def cmd_registry_apply(args) -> int:
+    """Check the registry as merged; if it holds no error, rebuild and publish, then show the difference."""
+    from core import config
+    from ops import registry_check
+    from publish.diff import describe, diff_versions
+    from publish.wap import read_latest
+
+    report = registry_check.check()
+    print(report.to_text())
+    if report.errors:
+        print("python -m ops registry apply: the registry has errors; nothing was rebuilt", file=sys.stderr)
+        return 1
+    url = config.publish_url()
+    before = (read_latest(url) or {}).get("version")
+    status = run_plan(plan(args), mode="trigger" if args.trigger else "test", as_json=False, timeout=args.timeout)
+    after = (read_latest(url) or {}).get("version")
+    if status == 0 and before and after and after != before:
+        print("\n".join(describe(diff_versions(url, before, after))))
+    elif status == 0:
+        print("publication unchanged" if before == after else f"first publication {after}")
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     if args.command == "ui":
         return cmd_ui(args)
+    if args.command == "registry" and args.registry_command == "apply":
+        return cmd_registry_apply(args)
     if args.command == "registry":
         from ops import registry_check
 

@@ -2,6 +2,7 @@
 
     python -m publish run [--url URL] [--json]
     python -m publish bulletin [2016Q3] [--url URL] [--no-pdf]
+    python -m publish diff [OLD [NEW]] [--url URL] [--json]   # what changed between two versions
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ def cmd_bulletin(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    from core import config
+    from publish.diff import describe, diff_versions
+
+    try:
+        result = diff_versions(args.url or config.publish_url(), args.old, args.new)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, default=str) if args.json else "\n".join(describe(result)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m publish")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="publication target (default: PUBLISH_URL)")
     p.add_argument("--no-pdf", action="store_true")
     p.set_defaults(func=cmd_bulletin)
+    p = sub.add_parser("diff", help="what changed between two publication versions (default: previous vs LATEST)")
+    p.add_argument("old", nargs="?", help="version (default: the one before LATEST)")
+    p.add_argument("new", nargs="?", help="version (default: LATEST)")
+    p.add_argument("--url", help="publication target (default: PUBLISH_URL)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_diff)
     args = parser.parse_args(argv)
     if getattr(args, "period", None):
         from ingest.periods import find_period

@@ -281,3 +281,52 @@ def test_the_command_exits_0_1_or_2(built, seeds, tmp_path):
     missing = _run("check", "--seeds", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "nowhere" in missing.stderr
     assert _run().returncode == 2  # no subcommand
+
+
+# ------------------------------------------------- a decision recorded after publication (python -m ops registry apply)
+
+
+def test_a_decision_after_publication_changes_what_it_touches_and_nothing_else(built, runtime_dirs):
+    """The city records an elimination after the 2016 results were published: the rebuild and the next
+    publication change that town's rows of towns, town_annual_assessment, decisions and round_summary
+    (and the proposal_found flag), and nothing else (publish diff)."""
+    from core import config
+    from core.dbt import run_dbt
+    from core.warehouse import connect
+    from publish.diff import diff_versions
+    from publish.wap import publish
+
+    url = config.publish_url()
+    with connect(built) as conn:
+        first = publish(url, conn, now=None)
+    town = eliminate_candidate(built)
+    # what `dbt seed` does with the merged decisions.csv, done in the table so the repository stays as it is
+    with connect(built, autocommit=True) as conn:
+        conn.execute(
+            "insert into seeds.decisions (decision_id, decided_on, effective_from, town_code, programme, action, "
+            "list_name, assessment_year, answers_proposal, reason_code, document_no, decided_by, source, note) "
+            "values ('C-2016-90', '2017-02-20', '2017-03-01', %s, 'characteristic', 'eliminate', %s, 2016, "
+            "'eliminate', 'assessment', '嘉两镇办〔2017〕90号', 'city', 'illustrative', 'test')",
+            (town["town_code"], town["list_name"]))
+    result = run_dbt(["build", "--exclude", "resource_type:seed", "--select", "stg_seeds__decisions+"])
+    assert result.success, result.failures[:10]
+    with connect(built) as conn:
+        second = publish(url, conn)
+    assert second.created and second.version != first.version
+    diff = diff_versions(url, first.version, second.version)["datasets"]
+    assert set(diff) == {"towns", "town_annual_assessment", "decisions", "round_summary"}, set(diff)
+    for name, d in diff.items():
+        touched = [c["key"] for c in d["changed"]] + d["added"] + d["removed"]
+        assert touched and all(k.get("town_code", town["town_code"]) == town["town_code"] for k in touched), (name, d)
+    assessment = diff["town_annual_assessment"]["changed"][0]["columns"]
+    assert assessment["eliminated_next_year"] == [False, True] and assessment["decision"] == [None, "eliminate"]
+    period = diff["towns"]["changed"][0]["columns"]
+    assert period["valid_to"] == [None, "2017-02-28"] and period["status"][1] == "eliminated"
+    assert diff["decisions"]["added"] == [{"decision_id": "C-2016-90"}]
+
+
+def test_registry_apply_checks_then_rebuilds_and_publishes():
+    from ops import cli
+
+    args = cli.build_parser().parse_args(["registry", "apply"])
+    assert cli.plan(args) == [("warehouse_build", {}), ("nightly_publish", {})]
