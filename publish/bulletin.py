@@ -99,6 +99,8 @@ class BulletinData:
     groups: list[dict] = field(default_factory=list)
     province: dict = field(default_factory=dict)
     kpis: list[dict] = field(default_factory=list)
+    plan_end: bool = False  # the year of the last KPI target: the bulletin closes the plan period
+    earlier_decisions: list[dict] = field(default_factory=list)  # taken in the year on the previous year's results
     lineage: list[dict] = field(default_factory=list)
 
 
@@ -379,6 +381,19 @@ def _assessment(conn, data: BulletinData) -> None:
     data.province = _province(conn, data, rows)
 
 
+def _earlier_decisions(conn, data: BulletinData) -> list[dict]:
+    """The decisions on the previous year's assessment, and awards outside an assessment made in the year."""
+    if not _exists(conn, "marts.decisions"):
+        return []
+    year = data.period.year
+    rows = _records(conn, "select * from marts.decisions where assessment_year = %s "
+                          "or (assessment_year is null and extract(year from decided_on) = %s) "
+                          "order by decided_on, decision_id", (year - 1, year))
+    return [{**r, "name": r.get("name_zh") or data.towns.get(r["town_code"], r["town_code"]),
+             "action_zh": r.get("action_zh") or data.policy.action_zh.get(r["action"], r["action"]),
+             "answers_zh": data.policy.proposal_zh.get(r.get("answers_proposal") or "", "")} for r in rows]
+
+
 def _province_decisions(conn, year: int) -> list[dict]:
     if not _exists(conn, "marts.decisions"):
         return []
@@ -422,6 +437,8 @@ def gather(conn, period: Period) -> BulletinData:
     if period.quarter == 4:  # the year's results: the assessment and the city's targets
         _assessment(conn, data)
         data.kpis = _kpis(conn, period.year)
+        data.plan_end = bool(data.kpis) and period.year >= max(k.get("target_year") or 0 for k in data.kpis)
+        data.earlier_decisions = _earlier_decisions(conn, data)
     data.lineage = _lineage(conn, period)
     return data
 

@@ -612,3 +612,28 @@ def test_scores_show_two_decimals_rounded_as_the_published_reasons_round_them():
 
     assert _score(44.845) == "44.85" and _score(Decimal("90")) == "90.00" and _score(None) == "—"
     assert _chinese("考核：警告; day approximate") == "考核：警告" and _chinese("note only") == "note only"
+
+
+def test_after_q4_the_decisions_taken_on_the_previous_years_results_are_shown(spec_db):
+    """Issue 12: after Q4 the bulletin shows that year's proposals and the decisions taken (in that year) on the
+    previous year's results, and an award made in the year; a year with none says so."""
+    html = render(spec_db, Period(2016, 4),
+                  "insert into marts.decisions (decision_id, decided_on, effective_from, town_code, name_zh, action, "
+                  "action_zh, list_name, assessment_year, answers_proposal, document_no, decided_by, note) values "
+                  "('C-2015-01', '2016-02-20', '2016-03-01', 'CT-330402-02', '南湖凤桥水果小镇', 'eliminate', '淘汰', "
+                  "'市级第一批', 2015, 'eliminate', '嘉两镇办〔2016〕2号', 'city', '2015年度考核不合格'), "
+                  "('C-2016-AW', '2016-11-30', '2016-11-30', 'CT-330483-01', '桐乡毛衫时尚小镇', 'award_model', "
+                  "'命名为示范特色小镇', '省级第一批创建名单', null, null, '嘉两镇办〔2016〕9号', 'city', null)")
+    earlier = section(html, "earlier-decisions")
+    assert "C-2015-01" not in earlier  # ids are internal; the reader sees the town, the action and the document
+    assert "南湖凤桥水果小镇" in earlier and "淘汰" in earlier and "嘉两镇办〔2016〕2号" in earlier
+    assert "命名为示范特色小镇" in earlier and "嘉两镇办〔2016〕9号" in earlier
+    assert "2015年度考核结果运用" in html
+    assert "未记录对2015年度考核结果的决定" in render(spec_db, Period(2016, 4))
+
+
+def test_the_last_target_year_closes_the_plan_period(spec_db):
+    plain = render(spec_db, Period(2016, 4))
+    closing = render(spec_db, Period(2016, 4), "update marts.programme_kpis set target_year = 2016")
+    assert "规划期末" not in plain  # a KPI is due in 2018: 2016 does not close the plan period
+    assert "规划期末两镇工作目标完成情况" in closing
