@@ -137,6 +137,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "prev_year_source": ("上年同期值来源（reported 报送的上年同期 / last_year_report 上年报表）", None),
     "prev_year_last_report": ("上年报表值", "见 unit"),
     "prev_year_revision_pct": ("上年同期值修订幅度", "%"),
+    "prev_year_source_cell": ("报送的上年同期值所在单元格", None),
     "tolerance": ("容差（“左右”目标按目标的此比例判定）", "比例"),
     "measure": ("计算口径", None),
     "ends_membership": ("终止名单资格", None),
