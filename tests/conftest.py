@@ -79,3 +79,15 @@ def expected(sample_dir) -> list[dict]:
     from samplegen import EXPECTED_FILE
 
     return json.loads((sample_dir / EXPECTED_FILE).read_text(encoding="utf-8"))
+
+
+LAST_PERIOD_OF_THE_EARLY_SAMPLE = "2016Q4"
+
+
+@pytest.fixture(scope="session")
+def expected_through_2016(expected) -> list[dict]:
+    """The expected entries of the periods up to 2016Q4: the files of the sample's first two years.
+
+    The sample runs 2015Q1-2018Q4; the integration modules that load every file into a warehouse
+    (minutes per module) only need 2015-2016 and load these. Their files are in `sample_dir` too."""
+    return [e for e in expected if e["period"] <= LAST_PERIOD_OF_THE_EARLY_SAMPLE]

@@ -25,6 +25,12 @@ CT1 = "town_code = 'CT-330402-01'"
 
 
 @pytest.fixture(scope="module")
+def expected(expected_through_2016):
+    """This module loads the reports of 2015-2016 only (tests/conftest.py: expected_through_2016)."""
+    return expected_through_2016
+
+
+@pytest.fixture(scope="module")
 def loaded(warehouse, sample_dir, expected):
     from ingest.landing import submit
 
