@@ -169,7 +169,7 @@ def plan_submissions(registry: Registry) -> list[Submission]:
                                       expected_status="refused", expected_codes=("value.parent", "value.required"))
                 else:
                     refused = replace(clean, variant=replace(clean.variant, extra_towns=(FORMER_MEMBER,)),
-                                      expected_status="refused", expected_codes=("row.town_not_member",))
+                                      expected_status="refused", expected_codes=("row.town_not_member", "value.total"))
                 submissions.append(refused)
                 submissions.append(replace(
                     clean, file_name=f"{county.code}_{period.code}_更正.xlsx",

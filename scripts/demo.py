@@ -4,7 +4,7 @@
    (keeping their simulated receipt times);
 2. run the DAGs with `dag.test()` (SQLite metadata under .airflow/):
    county_reports → warehouse_build → nightly_publish → quarterly_bulletin, and
-   deadline_reminders for the last sample quarter (2016Q4);
+   deadline_reminders for the last sample quarter (2018Q4);
 3. print what happened.
 
 Re-running it is safe: the same files are recognised as duplicates, the warehouse
@@ -23,9 +23,10 @@ from pathlib import Path
 
 from core import airflow_env, config
 
+LAST_QUARTER = "2018Q4"  # the last sample quarter (samplegen.PERIODS[-1])
 # (dag_id, run conf): the reminders are for the last sample quarter, whose deadline has long passed
 DAG_ORDER = (("county_reports", None), ("warehouse_build", None), ("nightly_publish", None),
-             ("quarterly_bulletin", None), ("deadline_reminders", {"period": "2016Q4"}))
+             ("quarterly_bulletin", None), ("deadline_reminders", {"period": LAST_QUARTER}))
 
 
 def stage_samples() -> list[Path]:
@@ -88,7 +89,7 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path) -> bool:
     print_quality_gates()
     print_assessment()
     ok = print_publication() and ok
-    print_deadline("2016Q4")
+    print_deadline(LAST_QUARTER)
     print(f"\nfeedback and reminders to counties: {config.outbox_dir()}")
     print("demo " + ("OK" if ok else "FAILED"))
     return ok
