@@ -204,7 +204,7 @@ CASES = {
     "an elimination without a decision": (
         [TA], ["update marts.town_annual_assessment set eliminated_next_year = true where "
                + one("town_annual_assessment", "'eliminate' = any(string_to_array(proposals, ',')) "
-                     "and decision is null")],
+                     "and decision is distinct from 'eliminate'")],  # e.g. the one the city declined
         {f"{TA}.decided": "critical"}),
     "an elimination proposal dropped": (
         [TA], ["update marts.town_annual_assessment "
