@@ -659,3 +659,38 @@ def test_parser_refuses_the_former_member_and_accepts_the_correction(run, expect
     assert [f.town_code for f in refused.findings if f.code == "row.town_not_member"] == [FORMER_MEMBER]
     corrected = parse_report(out / entry(expected, county, period.code, "accepted")["file"])
     assert not [f for f in corrected.findings if f.code == "row.town_not_member"]
+
+
+def test_the_citys_decisions_follow_the_registers_conventions() -> None:
+    """decisions.csv: the province's four 2016 rows kept; the city's decided in February of the following
+    year, effective on the first of a month not before the decision, ending actions naming their list."""
+    import csv
+
+    from core.config import SEEDS_DIR
+
+    with open(SEEDS_DIR / "decisions.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(SEEDS_DIR / "decision_actions.csv", encoding="utf-8", newline="") as f:
+        ending = {r["action"] for r in csv.DictReader(f) if r["ends_membership"] == "true"}
+    assert [r["decision_id"] for r in rows if r["decided_by"] == "province"] == [f"P-2016-0{n}" for n in (1, 2, 3, 4)]
+    city = [r for r in rows if r["decided_by"] == "city"]
+    for r in city:
+        assert re.fullmatch(r"C-\d{4}-\d{2}", r["decision_id"]), r
+        assert re.fullmatch(r"嘉两镇办〔\d{4}〕\d+号", r["document_no"]), r
+        assert r["effective_from"] >= r["decided_on"] and r["effective_from"].endswith("-01"), r
+        if r["assessment_year"]:
+            assert r["decided_on"].startswith(f"{int(r['assessment_year']) + 1}-02-"), r
+        if r["action"] in ending:
+            assert r["list_name"], r
+    actions = {r["action"] for r in city}
+    assert {"eliminate", "no_action", "yellow_card", "remove", "award_excellent", "award_model"} <= actions
+    [declined] = [r for r in city if r["action"] == "no_action"]
+    assert declined["note"] and declined["answers_proposal"] == "eliminate"
+    [qualitative] = [r for r in city if r["reason_code"] == "qualitative"]
+    assert qualitative["action"] == "eliminate" and qualitative["answers_proposal"] == ""
+    assert "不符合特色小镇内涵" in qualitative["note"]
+    [model] = [r for r in city if r["action"] == "award_model"]
+    assert model["assessment_year"] == ""
+    [removed] = [r for r in city if r["action"] == "remove"]
+    cards = [r for r in city if r["action"] == "yellow_card" and r["town_code"] == removed["town_code"]]
+    assert len(cards) == 2 and removed["answers_proposal"] == "remove"
