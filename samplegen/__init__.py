@@ -1,4 +1,4 @@
-"""Deterministic sample county reports (two-towns quarterly reports), 2015Q1-2016Q4.
+"""Deterministic sample county reports (two-towns quarterly reports), 2015Q1-2018Q4.
 
     from samplegen import generate, truth
     files = generate(Path("data/sample"))          # workbooks + expected.json

@@ -49,14 +49,14 @@ class Sample:
     values: Values
     submissions: tuple[Submission, ...]
 
-    def clean_report(self, county_code: str, period: Period) -> Report:
+    def clean_report(self, county_code: str, period: Period, extra_towns: tuple[str, ...] = ()) -> Report:
         whole_wan = (county_code, period) == YI_YUAN
         prior = PRIOR_INDICATORS if prior_layout(county_code, period) else None
         return build_report(self.registry, self.values, county_code, period, whole_wan=whole_wan, prior=prior,
-                            revisions=prior_revisions(county_code, period))
+                            revisions=prior_revisions(county_code, period), extra_towns=extra_towns)
 
     def report_as_sent(self, submission: Submission) -> Report:
-        report = self.clean_report(submission.county_code, submission.period)
+        report = self.clean_report(submission.county_code, submission.period, submission.variant.extra_towns)
         if submission.variant.defects:
             report = apply_defects(report, submission.variant.defects)
         return report

@@ -8,7 +8,7 @@ from datetime import date, timedelta, timezone
 # China has had no daylight saving time since 1991: a fixed offset is exact.
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-YEARS = (2015, 2016)
+YEARS = (2015, 2016, 2017, 2018)
 QUARTER_END_MONTH = {1: 3, 2: 6, 3: 9, 4: 12}
 QUARTER_END_DAY = {1: 31, 2: 30, 3: 30, 4: 31}
 QUARTER_CN = {1: "一", 2: "二", 3: "三", 4: "四"}

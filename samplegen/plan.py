@@ -21,6 +21,10 @@ LATE = frozenset({("330481", Period(2015, 2)), ("330483", Period(2015, 4)), ("33
 REMARKS_COLUMN = ("330483", Period(2015, 4))
 YI_YUAN = ("330482", Period(2016, 2))
 REFUSED_THEN_CORRECTED = ("330424", Period(2016, 3))
+# A 2017 report that still lists a town the city eliminated for 2016 (C-2016-01, effective 2017-03-01):
+# refused (row.town_not_member), then sent again without it.
+FORMER_MEMBER_LISTED = ("330421", Period(2017, 1))
+FORMER_MEMBER = "CT-330421-02"
 CHINESE_FILE_NAMES = frozenset({("330402", Period(2015, 4)), ("330481", Period(2016, 2)), ("330421", Period(2016, 3))})
 DEFECTS = (
     Defect("LZ-1", "CT-330424-02", "fai_feature", "exceeds_parent"),
@@ -39,8 +43,8 @@ PRIOR_REVISION = Revision("LZ-1", "CT-330481-01", "fai", 1.08)
 
 # Public holidays near the reporting windows (no receipts on these days).
 HOLIDAYS = frozenset(
-    [date(2015, 4, 6), date(2016, 4, 4)]
-    + [date(year, 10, day) for year in (2015, 2016) for day in range(1, 8)]
+    [date(2015, 4, 6), date(2016, 4, 4), date(2017, 4, 4), date(2018, 4, 5)]
+    + [date(year, 10, day) for year in (2015, 2016, 2017, 2018) for day in range(1, 8)]
 )
 WORK_SLOTS = ((time(8, 30), time(11, 30)), (time(13, 30), time(17, 30)))
 
@@ -54,6 +58,7 @@ class Variant:
     remarks_column: bool = False
     defects: tuple[Defect, ...] = ()
     prior_layout: str | None = None  # "group" | "suffix" | "prefix": how the 上年同期 columns are written
+    extra_towns: tuple[str, ...] = ()  # towns listed although they are no members in the period
 
     @property
     def whole_wan(self) -> bool:
@@ -125,7 +130,7 @@ def _receipt_day(rng: random.Random, key: tuple[str, Period]) -> date:
     low, high = ON_TIME_DAYS
 
     def ok(day: date) -> bool:
-        if key != REFUSED_THEN_CORRECTED:
+        if key not in (REFUSED_THEN_CORRECTED, FORMER_MEMBER_LISTED):
             return is_working_day(day)
         # the correction must also arrive on a working day, before the deadline
         later = day + timedelta(days=CORRECTION_DELAY_DAYS)
@@ -157,12 +162,15 @@ def plan_submissions(registry: Registry) -> list[Submission]:
                 expected_status="accepted",
                 expected_codes=(),
             )
-            if key == REFUSED_THEN_CORRECTED:
+            if key in (REFUSED_THEN_CORRECTED, FORMER_MEMBER_LISTED):
                 corrected_day = day + timedelta(days=CORRECTION_DELAY_DAYS)
-                submissions.append(replace(
-                    clean, variant=replace(clean.variant, defects=DEFECTS), expected_status="refused",
-                    expected_codes=("value.parent", "value.required"),
-                ))
+                if key == REFUSED_THEN_CORRECTED:
+                    refused = replace(clean, variant=replace(clean.variant, defects=DEFECTS),
+                                      expected_status="refused", expected_codes=("value.parent", "value.required"))
+                else:
+                    refused = replace(clean, variant=replace(clean.variant, extra_towns=(FORMER_MEMBER,)),
+                                      expected_status="refused", expected_codes=("row.town_not_member", "value.total"))
+                submissions.append(refused)
                 submissions.append(replace(
                     clean, file_name=f"{county.code}_{period.code}_更正.xlsx",
                     received_at=_working_time(rng, corrected_day),

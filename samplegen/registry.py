@@ -77,6 +77,7 @@ class Registry:
     memberships: tuple[Membership, ...]
     indicators: tuple[Indicator, ...]
     seeds_dir: Path = SEEDS_DIR
+    tasks: dict[tuple[str, int], float] | None = None  # (town, year) -> assigned annual task (annual_tasks.csv)
 
     def county(self, code: str) -> County:
         for county in self.counties:
@@ -104,12 +105,15 @@ class Registry:
         return {m.tier for m in memberships_on(day, self.seeds_dir) if m.town_code == town_code}
 
     def annual_task(self, town_code: str, year: int) -> float:
-        """Annual investment task (one third of the 3-year plan) of a characteristic town.
+        """Annual investment task of a characteristic town: the assigned task (annual_tasks.csv), else
+        the default policy, one third of the 3-year plan.
 
-        Uses the membership in force at the latest quarter end of the year at
+        The default uses the membership in force at the latest quarter end of the year at
         which the town was a member; for a year before the town joined, its
         first membership.
         """
+        if self.tasks and (town_code, year) in self.tasks:
+            return self.tasks[(town_code, year)]
         for quarter in (4, 3, 2, 1):
             for m in memberships_on(Period(year, quarter).end, self.seeds_dir):
                 if m.town_code == town_code and m.plan_investment_3y:
@@ -162,4 +166,6 @@ def load_registry(seeds_dir: Path = SEEDS_DIR) -> Registry:
         )
         for row in _read(seeds_dir / "indicators.csv")
     )
-    return Registry(counties, towns, memberships, indicators, Path(seeds_dir))
+    tasks = {(row["town_code"], int(row["year"])): float(row["annual_task"])
+             for row in _read(seeds_dir / "annual_tasks.csv")}
+    return Registry(counties, towns, memberships, indicators, Path(seeds_dir), tasks)

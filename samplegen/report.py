@@ -69,13 +69,14 @@ class Revision:
 
 def build_report(registry: Registry, values: Values, county_code: str, period: Period,
                  whole_wan: bool = False, prior: Mapping[str, tuple[str, ...]] | None = None,
-                 revisions: tuple[Revision, ...] = ()) -> Report:
+                 revisions: tuple[Revision, ...] = (), extra_towns: tuple[str, ...] = ()) -> Report:
     """The clean report of a county for a period.
 
     whole_wan rounds money values to whole 万元: a county that reports in 亿元
     with 4 decimals can state nothing finer, so its canonical values are whole.
     prior: form -> indicator codes the county reports with their 上年同期 (last
     year's value of the same quarter, as revised by `revisions`).
+    extra_towns: towns listed although they are no members in the period (a county's mistake).
     """
     county = registry.county(county_code)
     tables: list[FormTable] = []
@@ -85,6 +86,10 @@ def build_report(registry: Registry, values: Values, county_code: str, period: P
             entities = [(county.code, county.name_zh, None)]
         else:
             towns = registry.members(county.code, PROGRAMME_OF_FORM[form], period)
+            towns += [registry.towns[code] for code in extra_towns
+                      if code not in {t.code for t in towns}
+                      and code in {t.code for t in registry.programme_towns(PROGRAMME_OF_FORM[form])}]
+            towns.sort(key=lambda t: t.code)
             if not towns:
                 continue
             entities = [(town.code, town.name_zh, town.code) for town in towns]

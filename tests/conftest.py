@@ -72,10 +72,29 @@ def sample_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def expected(sample_dir) -> list[dict]:
+def read_expected(sample_dir: Path) -> list[dict]:
     import json
 
     from samplegen import EXPECTED_FILE
 
     return json.loads((sample_dir / EXPECTED_FILE).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def expected(sample_dir) -> list[dict]:
+    """Every file of the sample (2015Q1-2018Q4) with what the pipeline should make of it."""
+    return read_expected(sample_dir)
+
+
+LAST_PERIOD_OF_THE_EARLY_SAMPLE = "2016Q4"
+
+
+@pytest.fixture(scope="session")
+def expected_through_2016(sample_dir) -> list[dict]:
+    """The expected entries of the periods up to 2016Q4: the files of the sample's first two years.
+
+    The sample runs 2015Q1-2018Q4; the integration modules that load every file into a warehouse
+    (minutes per module) only need 2015-2016 and load these (a module fixture `expected` returning
+    this one). Their files are in `sample_dir` too. Not derived from the fixture `expected`, which
+    such a module overrides."""
+    return [e for e in read_expected(sample_dir) if e["period"] <= LAST_PERIOD_OF_THE_EARLY_SAMPLE]

@@ -33,6 +33,12 @@ COUNTY_GROWTH = D(7)
 # ------------------------------------------------------------------ hand-made publications
 
 
+@pytest.fixture(scope="module")
+def expected(expected_through_2016):
+    """This module loads the reports of 2015-2016 only (tests/conftest.py: expected_through_2016)."""
+    return expected_through_2016
+
+
 def _towns(*rows) -> list[dict]:
     return [{"town_code": code, "programme": programme, "tier": tier, "list_name": list_name,
              "valid_from": valid_from, "valid_to": valid_to}

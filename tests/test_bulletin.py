@@ -30,6 +30,12 @@ PUBLISH_DIR = Path(__file__).resolve().parents[1] / "publish"
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
 
+@pytest.fixture(scope="module")
+def expected(expected_through_2016):
+    """This module loads the reports of 2015-2016 only (tests/conftest.py: expected_through_2016)."""
+    return expected_through_2016
+
+
 def chromium() -> str:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     assert browser, "Chromium is needed (Debian package 'chromium'; .ci/run installs it)"

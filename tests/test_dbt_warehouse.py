@@ -29,6 +29,12 @@ RESENT = "330402_2016Q2.xlsx"  # sent again with a changed footer: a new version
 KEY = ("year", "quarter", "town_code", "indicator")
 
 
+@pytest.fixture(scope="module")
+def expected(expected_through_2016):
+    """This module loads the reports of 2015-2016 only (tests/conftest.py: expected_through_2016)."""
+    return expected_through_2016
+
+
 def _rows(conn, sql, *params):
     cur = conn.execute(sql, params)
     cols = [d.name for d in cur.description]

@@ -46,6 +46,12 @@ COVERAGE = {
 }
 
 
+@pytest.fixture(scope="module")
+def expected(expected_through_2016):
+    """This module loads the reports of 2015-2016 only (tests/conftest.py: expected_through_2016)."""
+    return expected_through_2016
+
+
 def _checks(spec: dict) -> set[str]:
     return {e["meta"]["check"] for e in spec["expectations"]}
 

@@ -15,6 +15,7 @@ import pytest
 
 from expectations import sampledata
 from expectations.submission import audit_submission, report_path, run_submission_audit
+from samplegen import truth
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +23,16 @@ HELD_BACK = "330483_2016Q4.xlsx"  # submitted through ingest with the audit, in 
 A, B, C, D, E, F = ("330402", 2016, 3), ("330402", 2016, 2), ("330402", 2016, 4), ("330402", 2015, 4), \
     ("330402", 2016, 1), ("330402", 2015, 1)
 CT1 = "town_code = 'CT-330402-01'"
+# the sample's operating revenue of CT-330402-01 in 2016Q2 and 2016Q3, and the GDP growth PT-330402101 reports in 2016Q3
+OPREV_Q2 = truth(*B)[("LZ-1", "CT-330402-01", "operating_revenue")]
+OPREV_Q3 = truth(*A)[("LZ-1", "CT-330402-01", "operating_revenue")]
+GDP_GROWTH = truth(*A)[("LZ-2", "PT-330402101", "gdp_growth")]
+
+
+@pytest.fixture(scope="module")
+def expected(expected_through_2016):
+    """This module loads the reports of 2015-2016 only (tests/conftest.py: expected_through_2016)."""
+    return expected_through_2016
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +72,12 @@ CASES = {
         {"parent": "critical"},
         ("value.parent", "error", "LZ-1 特色小镇", "D4", "CT-330402-01", "fai_feature"), "固定资产投资"),
     "YTD below the accepted previous quarter": (
-        A, [f"update raw.report_values set value = 503346.5 where submission_id = %(sid)s and {CT1} "
+        A, [f"update raw.report_values set value = {OPREV_Q2 - 0.1:.1f} where submission_id = %(sid)s and {CT1} "
             "and indicator = 'operating_revenue'"],
         {"ytd_previous_quarter": "critical"},
-        ("value.ytd_decrease", "error", "LZ-1 特色小镇", "H4", "CT-330402-01", "operating_revenue"), "503346.6"),
+        ("value.ytd_decrease", "error", "LZ-1 特色小镇", "H4", "CT-330402-01", "operating_revenue"), str(OPREV_Q2)),
     "correction above the accepted next quarter": (
-        B, [f"update raw.report_values set value = 781590.4 where submission_id = %(sid)s and {CT1} "
+        B, [f"update raw.report_values set value = {OPREV_Q3 + 0.1:.1f} where submission_id = %(sid)s and {CT1} "
             "and indicator = 'operating_revenue'"],
         {"ytd_next_quarter": "critical"},
         ("value.ytd_decrease", "error", "LZ-1 特色小镇", "H4", "CT-330402-01", "operating_revenue"), "2016Q3"),
@@ -84,7 +95,8 @@ CASES = {
         A, ["update raw.report_values set value = value + 6 where submission_id = %(sid)s and indicator = 'gdp_growth' "
             "and town_code = 'PT-330402101'"],
         {"growth_mismatch": "warning"},
-        ("value.growth_mismatch", "warning", "LZ-2 试点镇", "D4", "PT-330402101", "gdp_growth"), "11.9%"),
+        ("value.growth_mismatch", "warning", "LZ-2 试点镇", "D4", "PT-330402101", "gdp_growth"),
+        f"{GDP_GROWTH + 6:.1f}%"),
     "implausible value (unit slip)": (
         D, [f"update raw.report_values set value = 20000000 where submission_id = %(sid)s and {CT1} "
             "and indicator = 'fai'"],
@@ -178,8 +190,9 @@ def test_submit_with_the_audit_refuses_a_correction_that_breaks_the_next_quarter
     shutil.copy(sample_dir / "330402_2016Q2.xlsx", path)
     book = openpyxl.load_workbook(path)
     sheet = next(ws for ws in book.worksheets if "特色小镇" in ws.title)
-    delta = 800000 - sheet["H4"].value  # operating revenue of CT-330402-01; 2016Q3 accepted: 781590.3
-    sheet["H4"] = 800000
+    above = round(OPREV_Q3 + 1000)  # operating revenue of CT-330402-01 above the accepted 2016Q3 (OPREV_Q3)
+    delta = above - sheet["H4"].value
+    sheet["H4"] = above
     total = next(r for r in range(5, sheet.max_row + 1) if str(sheet.cell(r, 2).value or "").strip() in ("合计", "总计"))
     sheet.cell(total, 8).value = sheet.cell(total, 8).value + delta  # keep the 合计 row right
     book.save(path)
@@ -191,7 +204,7 @@ def test_submit_with_the_audit_refuses_a_correction_that_breaks_the_next_quarter
     errors = [f for f in result.findings if f.severity == "error"]
     assert [(f.code, f.sheet, f.cell, f.town_code, f.indicator) for f in errors] == [
         ("value.ytd_decrease", sheet.title, "H4", "CT-330402-01", "operating_revenue")]
-    assert "2016Q3" in errors[0].message_zh and "781590.3" in errors[0].message_zh
+    assert "2016Q3" in errors[0].message_zh and str(OPREV_Q3) in errors[0].message_zh
     feedback = json.loads(result.feedback_paths[0].read_text(encoding="utf-8"))
     assert "value.ytd_decrease" in json.dumps(feedback, ensure_ascii=False)
     assert conn.execute("select count(*) from raw.report_values").fetchone()[0] == current

@@ -20,6 +20,12 @@ CLEAN = "330402_2016Q2.xlsx"
 REFUSED, CORRECTED = "330424_2016Q3.xlsx", "330424_2016Q3_更正.xlsx"
 
 
+@pytest.fixture(scope="module")
+def expected(expected_through_2016):
+    """This module loads the reports of 2015-2016 only (tests/conftest.py: expected_through_2016)."""
+    return expected_through_2016
+
+
 def _count(conn, sql, *params):
     return conn.execute(sql, params).fetchone()[0]
 

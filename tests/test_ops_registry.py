@@ -29,7 +29,8 @@ TODAY = date(2025, 6, 30)
 
 @pytest.fixture(scope="module")
 def built(warehouse, sample_dir, expected) -> str:
-    """The sample, submitted and built: the warehouse the registry change is checked against."""
+    """The sample, submitted and built: the warehouse the registry change is checked against (every
+    year: the registry's decisions answer the proposals of 2016-2018)."""
     from core.dbt import run_dbt
     from ingest.landing import submit
 
@@ -75,11 +76,13 @@ def query(url: str, sql: str, *params) -> list[dict]:
 
 
 def eliminate_candidate(url: str) -> dict:
-    """A municipal characteristic town the 2016 assessment proposes to eliminate."""
-    rows = query(url, "select town_code, name_zh, list_name from marts.town_annual_assessment "
-                      "where year = 2016 and programme = 'characteristic' and tier = 'municipal' "
-                      "and 'eliminate' = any(string_to_array(proposals, ',')) order by town_code")
-    assert rows, "the sample proposes no elimination in 2016"
+    """A municipal characteristic town of 2016 the city has decided nothing on in any year (the
+    registry answers every proposal of the sample, so the elimination added is a qualitative one)."""
+    rows = query(url, "select a.town_code, a.name_zh, a.list_name from marts.town_annual_assessment as a "
+                      "where a.year = 2016 and a.programme = 'characteristic' and a.tier = 'municipal' "
+                      "and a.decision is null and not exists (select 1 from marts.decisions as d "
+                      "where d.town_code = a.town_code) order by a.town_code")
+    assert rows, "every municipal town of 2016 has a decision"
     return rows[0]
 
 
@@ -125,14 +128,14 @@ def test_an_elimination_stops_reporting_from_the_next_quarter_and_changes_the_pu
     town = eliminate_candidate(built)
     code, name = town["town_code"], town["name_zh"]
     line = append(seeds, "decisions", decision(
-        decision_id="C-2016-03", decided_on="2017-01-01", effective_from="2017-01-01", town_code=code,
-        action="eliminate", list_name=town["list_name"], assessment_year=2016, answers_proposal="eliminate",
-        reason_code="assessment_2016", document_no="嘉特镇办〔2017〕3号"))
+        decision_id="C-2016-93", decided_on="2017-01-01", effective_from="2017-01-01", town_code=code,
+        action="eliminate", list_name=town["list_name"], assessment_year=2016, answers_proposal="",
+        reason_code="qualitative", document_no="嘉两镇办〔2017〕93号"))
     report = check(seeds, built, today=TODAY)
     assert report.errors == 0 and report.warnings == 0, report.findings
-    assert report.changes == [f"decisions.csv C-2016-03 (line {line}): added"]
+    assert report.changes == [f"decisions.csv C-2016-93 (line {line}): added"]
     [stop] = report.impact["reporting"]
-    assert stop["text"] == f"{code} {name} stops reporting LZ-1 from 2017Q1 (decision C-2016-03 eliminate)"
+    assert stop["text"] == f"{code} {name} stops reporting LZ-1 from 2017Q1 (decision C-2016-93 eliminate)"
     assert (stop["change"], stop["from_quarter"], stop["to_quarter"]) == ("stops", "2017Q1", None)
     [year] = report.impact["town_years"]
     assert (year["year"], year["town_code"], year["published_row"]) == (2016, code, True)
@@ -141,10 +144,10 @@ def test_an_elimination_stops_reporting_from_the_next_quarter_and_changes_the_pu
     [row] = report.impact["towns"]
     assert row["before"]["valid_to"] is None and row["before"]["status"] == "active"
     assert row["after"] == {"valid_to": date(2016, 12, 31), "status": "eliminated", "ended_by": "decision",
-                            "decision_id": "C-2016-03"}
+                            "decision_id": "C-2016-93"}
     kpis = {(k["kpi"], k["year"]) for k in report.impact["kpis"]}
     assert kpis == {("municipal_characteristic_towns", 2017), ("municipal_characteristic_towns", 2018)}
-    assert [d["decision_id"] for d in report.impact["decisions"]] == ["C-2016-03"]
+    assert [d["decision_id"] for d in report.impact["decisions"]] == ["C-2016-93"]
     payload = json.loads(report.to_json())
     assert payload["errors"] == 0 and payload["impact"]["reporting"][0]["from_quarter"] == "2017Q1"
 
@@ -166,7 +169,7 @@ def _unanswered_proposal(seeds, url):
                         "and programme = 'characteristic' and tier = 'municipal' "
                         "and not 'excellent_candidate' = any(string_to_array(proposals, ',')) order by town_code limit 1")
     return append(seeds, "decisions", decision(
-        decision_id="C-2016-09", decided_on="2017-08-02", effective_from="2017-08-02", town_code=town["town_code"],
+        decision_id="C-2016-99", decided_on="2017-02-01", effective_from="2017-02-01", town_code=town["town_code"],
         action="award_excellent", list_name=town["list_name"], assessment_year=2016,
         answers_proposal="excellent_candidate"))
 
@@ -179,7 +182,7 @@ def _effective_before_decided(seeds, url):
 
 def _not_member(seeds, url):
     return append(seeds, "decisions", decision(
-        decision_id="C-2016-07", decided_on="2017-03-01", effective_from="2017-03-01", town_code="PT-330402101",
+        decision_id="C-2016-97", decided_on="2017-03-01", effective_from="2017-03-01", town_code="PT-330402101",
         programme="pilot", action="yellow_card", list_name="市级第一轮(2013-2015)", assessment_year=2016))
 
 
@@ -191,7 +194,7 @@ def _duplicate_id(seeds, url):
 
 def _unknown_action(seeds, url):
     return append(seeds, "decisions", decision(
-        decision_id="C-2016-08", decided_on="2017-03-01", effective_from="2017-03-01", town_code="CT-330402-02",
+        decision_id="C-2016-98", decided_on="2017-03-01", effective_from="2017-03-01", town_code="CT-330402-02",
         action="promote", list_name="市级第一批", assessment_year=2016))
 
 
@@ -221,17 +224,21 @@ def test_an_overlap_names_both_rows_and_the_first_day(built, seeds):
 
 
 def test_a_decision_that_ends_the_overlap_ends_the_finding(built, seeds):
-    """Overlap is judged after decisions have ended what they end."""
-    _overlap(seeds, built)
+    """Overlap is judged after decisions have ended what they end. (CT-330402-03, a member of 市级第二批
+    from 2016-07-01 with no decision of its own, is also listed in 市级第一批 from 2016-10-01; a decision
+    ends its 市级第二批 membership on 2016-09-30.)"""
+    append(seeds, "memberships", {"town_code": "CT-330402-03", "programme": "characteristic", "tier": "municipal",
+                                  "list_name": "市级第一批", "valid_from": "2016-10-01", "event": "join"})
+    assert errors(check(seeds, built, today=TODAY)) == {"registry.overlap"}
     append(seeds, "decisions", decision(
-        decision_id="C-2016-05", decided_on="2016-07-01", effective_from="2016-07-01", town_code="CT-330421-02",
-        action="eliminate", list_name="市级第一批"))
+        decision_id="C-2016-95", decided_on="2016-09-30", effective_from="2016-10-01", town_code="CT-330402-03",
+        action="eliminate", list_name="市级第二批"))
     report = check(seeds, built, today=TODAY)
     assert errors(report) == set(), report.findings
 
 
 def test_unreadable_rows_stop_the_membership_checks(built, seeds):
-    line = append(seeds, "decisions", decision(decision_id="C-2016-06", decided_on="2017-0101", effective_from="2017-01-01",
+    line = append(seeds, "decisions", decision(decision_id="C-2016-96", decided_on="2017-0101", effective_from="2017-01-01",
                                                town_code="CT-330402-02", action="eliminate", list_name="市级第一批"))
     report = check(seeds, built, today=TODAY)
     [finding] = report.findings
@@ -243,9 +250,9 @@ def test_an_empty_warehouse_is_taken_as_empty_and_said_so(runtime_dirs, seeds):
     from core.warehouse import drop_database
     from tests.conftest import create_database
 
-    append(seeds, "decisions", decision(
-        decision_id="C-2016-03", decided_on="2017-01-01", effective_from="2017-01-01", town_code="CT-330402-02",
-        action="eliminate", list_name="市级第一批", assessment_year=2016, answers_proposal="eliminate"))
+    line = append(seeds, "decisions", decision(
+        decision_id="C-2016-93", decided_on="2017-01-01", effective_from="2017-01-01", town_code="CT-330402-03",
+        action="eliminate", list_name="市级第二批", assessment_year=2016, answers_proposal="eliminate"))
     url = create_database("test_ops_registry_empty")
     try:
         report = check(seeds, url, today=TODAY)
@@ -254,7 +261,9 @@ def test_an_empty_warehouse_is_taken_as_empty_and_said_so(runtime_dirs, seeds):
     assert len(report.before_missing) == 5 and report.notes
     assert report.marts_missing == ["marts.town_annual_assessment", "marts.programme_kpis"]
     assert errors(report) == set()
-    assert [f.code for f in report.findings] == ["decision.proposal_unchecked"]
+    # every decision answering a proposal (the registry's and the one added) is left unchecked, with a warning
+    assert {f.code for f in report.findings} == {"decision.proposal_unchecked"}
+    assert line in {f.line for f in report.findings}
     starts = {r["town_code"] for r in report.impact["reporting"] if r["change"] == "starts"}
     assert {"CT-330402-01", "PT-330411101"} <= starts
 

@@ -9,12 +9,16 @@ import openpyxl
 import pytest
 
 from ingest.parse import parse_report
-from samplegen import prior_truth
+from samplegen import prior_truth, truth
 
 BASE = "330402_2016Q3.xlsx"  # 南湖区 2016Q3: no 上年同期 columns of its own
 LZ1 = "LZ-1 特色小镇"
 TOWN_ROWS = (4, 5, 6)  # CT-330402-01..03; row 7 is 合计
 PRIOR_FAI = (120000.5, 60000, 50000.25)
+# the sample's 2016Q3 FAI of CT-330402-01 (C4/C5 of the base file), in 万元 and as whole 万元 (4 decimals of 亿元)
+FAI = Decimal(str(truth("330402", 2016, 3)[("LZ-1", "CT-330402-01", "fai")]))
+FAI_03 = Decimal(str(truth("330402", 2016, 3)[("LZ-1", "CT-330402-03", "fai")]))
+FAI_WHOLE = Decimal(str(round(float(FAI) / 10000, 4))) * 10000  # as the test below writes it in 亿元
 
 
 def mutate(sample_dir: Path, tmp_path: Path, change, name: str = BASE) -> Path:
@@ -50,8 +54,8 @@ def test_a_named_prior_column_is_the_prior_value_of_its_indicator(sample_dir, tm
     report = parse_report(mutate(sample_dir, tmp_path, insert_column(3, header, PRIOR_FAI)))
     assert report.status == "accepted", report.findings
     assert report.findings == []
-    assert prior_of(report) == (Decimal("120000.5"), "D4", Decimal("138848.8"), "C4")
-    assert prior_of(report, "CT-330402-03") == (Decimal("50000.25"), "D6", Decimal("57621.7"), "C6")
+    assert prior_of(report) == (Decimal("120000.5"), "D4", FAI, "C4")
+    assert prior_of(report, "CT-330402-03") == (Decimal("50000.25"), "D6", FAI_03, "C6")
     # never a current value, never a value of its own
     assert len(report.values) == len(parse_report(sample_dir / BASE).values)
     assert all(v.value_prev_year is None for v in report.values if v.indicator != "fai")
@@ -77,19 +81,19 @@ def test_a_prior_sub_column_under_the_indicators_group(sample_dir, tmp_path, sub
     report = parse_report(mutate(sample_dir, tmp_path, _group(subs)))
     assert report.status == "accepted", report.findings
     assert report.findings == []
-    assert prior_of(report) == (Decimal("120000.5"), "D5", Decimal("138848.8"), "C5")
+    assert prior_of(report) == (Decimal("120000.5"), "D5", FAI, "C5")
 
 
 def test_a_prior_sub_column_takes_the_groups_unit(sample_dir, tmp_path):
     def change(ws):
         _group(("本期", "上年同期"), "固定资产投资（亿元）")(ws)
         for r in (5, 6, 7, 8):
-            ws.cell(r, 3).value = round(ws.cell(r, 3).value / 10000, 4)  # 13.8849 亿元 in C5
+            ws.cell(r, 3).value = round(ws.cell(r, 3).value / 10000, 4)  # FAI_WHOLE in C5
         for r, v in zip((5, 6, 7, 8), (12.0001, 6, 5, 23.0001), strict=True):
             ws.cell(r, 4).value = v
     report = parse_report(mutate(sample_dir, tmp_path, change))
     assert report.status == "accepted", report.findings
-    assert prior_of(report) == (Decimal("120001"), "D5", Decimal("138849"), "C5")
+    assert prior_of(report) == (Decimal("120001"), "D5", FAI_WHOLE, "C5")
 
 
 def test_a_named_prior_column_in_yi_yuan_converts_to_wan_yuan(sample_dir, tmp_path):
@@ -97,7 +101,7 @@ def test_a_named_prior_column_in_yi_yuan_converts_to_wan_yuan(sample_dir, tmp_pa
                                  insert_column(3, "固定资产投资上年同期（亿元）", (12.3456, 6, 5.0001))))
     assert report.status == "accepted", report.findings
     assert prior_of(report)[:2] == (Decimal("123456"), "D4")
-    assert prior_of(report)[2] == Decimal("138848.8")  # the current column stays in 万元
+    assert prior_of(report)[2] == FAI  # the current column stays in 万元
 
 
 def test_the_sample_yi_yuan_report_carries_its_prior_values_in_yi_yuan(sample_dir, expected):

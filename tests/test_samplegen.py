@@ -14,7 +14,16 @@ from openpyxl import load_workbook as _load_workbook
 from openpyxl.utils import get_column_letter
 
 from samplegen import EXPECTED_FILE, PERIODS, Period, generate, load_sample, prior_truth, truth
-from samplegen.plan import PRIOR_FROM_YEAR, PRIOR_INDICATORS, PRIOR_LAYOUTS, PRIOR_REVISED, PRIOR_REVISION
+from samplegen.periods import YEARS
+from samplegen.plan import (
+    FORMER_MEMBER,
+    FORMER_MEMBER_LISTED,
+    PRIOR_FROM_YEAR,
+    PRIOR_INDICATORS,
+    PRIOR_LAYOUTS,
+    PRIOR_REVISED,
+    PRIOR_REVISION,
+)
 from samplegen.registry import PROGRAMME_OF_FORM
 from samplegen.workbook import CURRENT_SUB, PRIOR_SUB
 
@@ -160,9 +169,10 @@ def test_two_runs_are_byte_identical(run, tmp_path: Path) -> None:
         assert sha256(first / name) == sha256(second / name), name
 
 
-def test_one_file_per_county_and_quarter_plus_correction(run, expected, registry) -> None:
+def test_one_file_per_county_and_quarter_plus_corrections(run, expected, registry) -> None:
     out, files = run
-    assert len(files) == len(registry.counties) * len(PERIODS) + 1
+    assert PERIODS[0] == Period(2015, 1) and PERIODS[-1] == Period(2018, 4)
+    assert len(files) == len(registry.counties) * len(PERIODS) + 2  # two refused files, each corrected
     assert [f.file for f in files] == [e["file"] for e in expected]
     pairs = {(e["county_code"], e["period"]) for e in expected}
     assert pairs == {(c.code, p.code) for c in registry.counties for p in PERIODS}
@@ -193,6 +203,8 @@ def test_receipts_on_time_unless_late(expected) -> None:
         assert is_late == ("submission.late" in e["expected_codes"]), e["file"]
         if is_late:
             late.append(e["file"])
+        elif e["file"].endswith("_更正.xlsx"):  # a correction: two days after the refused file, on time
+            assert (received.date() - period.end).days in range(7, 21)
         else:
             assert (received.date() - period.end).days in range(5, 19)
     assert 2 <= len(late) <= 3
@@ -268,11 +280,15 @@ def form_towns(path: Path, form: str) -> list[str] | None:
 
 
 def test_sheets_follow_membership(run, expected, registry) -> None:
+    """Every county reports exactly the members of each quarter (but for the refused file that still
+    lists a former member)."""
     out, _ = run
     for e in expected:
         period = Period(int(e["period"][:4]), int(e["period"][-1]))
         for form, programme in PROGRAMME_OF_FORM.items():
             members = [t.code for t in registry.members(e["county_code"], programme, period)]
+            if "row.town_not_member" in e["expected_codes"] and form == "LZ-1":
+                members = sorted([*members, FORMER_MEMBER])
             assert form_towns(out / e["file"], form) == (members or None), (e["file"], form)
 
 
@@ -304,7 +320,7 @@ def test_truth_flows_non_decreasing_within_year(registry) -> None:
     flows = {(ind.form, ind.code) for ind in registry.indicators if ind.kind == "flow_ytd"}
     checked = 0
     for county in registry.counties:
-        for year in (2015, 2016):
+        for year in YEARS:
             previous: dict = {}
             for quarter in (1, 2, 3, 4):
                 current = truth(county.code, year, quarter)
@@ -462,8 +478,9 @@ def test_remarks_column_and_late_arrival(run, expected) -> None:
 
 def test_expected_statuses(expected) -> None:
     statuses = [e["expected_status"] for e in expected]
-    assert statuses.count("refused") == 1
-    allowed = {"value.parent", "value.required", "header.unknown", "submission.late", "value.prior_mismatch"}
+    assert statuses.count("refused") == 2
+    allowed = {"value.parent", "value.required", "header.unknown", "submission.late", "value.prior_mismatch",
+               "row.town_not_member", "value.total"}
     for e in expected:
         assert set(e["expected_codes"]) <= allowed
         assert e["expected_codes"] == sorted(e["expected_codes"])
@@ -518,6 +535,8 @@ def test_prior_year_values_are_last_years_but_one_revision(run, expected, regist
     for e in expected:
         year, quarter = int(e["period"][:4]), int(e["period"][-1])
         prior = read_prior(out / e["file"], registry)
+        if "row.town_not_member" in e["expected_codes"]:  # the former member's row is not in the clean report
+            prior = {key: value for key, value in prior.items() if key[1] != FORMER_MEMBER}
         assert prior == pytest.approx(prior_truth(e["county_code"], year, quarter), abs=1e-6), e["file"]
         for (form, town, code), value in prior.items():
             last_year = latent.get(form, town, code, Period(year - 1, quarter))
@@ -541,3 +560,137 @@ def test_the_yi_yuan_report_writes_its_prior_year_columns_in_yi_yuan(run, expect
     ws = load_workbook(out / e["file"])["LZ-1 特色小镇"]
     assert [ws["C3"].value, ws["C4"].value, ws["D4"].value] == ["固定资产投资（亿元）", CURRENT_SUB, PRIOR_SUB]
     assert "C3:D3" in {str(r) for r in ws.merged_cells.ranges}
+
+
+# --- 2015 calibration, the later years and the decisions ---------------------
+
+FIRST_BATCH = ("CT-330402-01", "CT-330421-01", "CT-330424-01", "CT-330481-01", "CT-330483-01")
+
+
+def test_2015_is_calibrated_to_the_published_first_batch_figures() -> None:
+    """63.06亿 FAI, 72.57% of it feature industry, 268.24亿 operating revenue (within 0.5%)."""
+    values = load_sample().values
+    q4 = Period(2015, 4)
+    fai = {town: values.get("LZ-1", town, "fai", q4) for town in FIRST_BATCH}
+    feature = sum(values.get("LZ-1", town, "fai_feature", q4) for town in FIRST_BATCH)
+    revenue = sum(values.get("LZ-1", town, "operating_revenue", q4) for town in FIRST_BATCH)
+    assert sum(fai.values()) == pytest.approx(630_600, rel=0.005)
+    assert feature / sum(fai.values()) * 100 == pytest.approx(72.57, rel=0.005)
+    assert revenue == pytest.approx(2_682_400, rel=0.005)
+    assert {town for town, value in fai.items() if value > 140_000} == {"CT-330424-01", "CT-330481-01",
+                                                                         "CT-330483-01"}
+
+
+def test_the_2015_figures_are_what_the_q4_reports_say(run, expected, registry) -> None:
+    out, _ = run
+    total = 0.0
+    for county in {town[3:9] for town in FIRST_BATCH}:
+        values = read_values(out / entry(expected, county, "2015Q4")["file"], registry)
+        total += sum(v for (form, town, code), v in values.items() if code == "fai" and town in FIRST_BATCH)
+    assert total == pytest.approx(630_600, rel=0.005)
+
+
+def test_investment_completion_mostly_on_task_a_few_short(registry) -> None:
+    values = load_sample().values
+    ratios = []
+    for year in (2016, 2017, 2018):
+        for town in registry.programme_towns("characteristic"):
+            if registry.tiers(town.code, Period(year, 4).end):
+                ratios.append(values.get("LZ-1", town.code, "fai", Period(year, 4)) / registry.annual_task(town.code,
+                                                                                                              year))
+    short = [r for r in ratios if r < 1.0]
+    assert 3 <= len(short) <= len(ratios) // 5
+    assert all(0.7 < r < 1.16 for r in ratios)
+    assert sum(0.95 <= r <= 1.15 for r in ratios) >= 0.8 * len(ratios)
+
+
+def test_q1_to_q4_shares_of_the_year(registry) -> None:
+    values = load_sample().values
+    for town in registry.programme_towns("characteristic"):
+        for year in YEARS:
+            q4 = values.get("LZ-1", town.code, "fai", Period(year, 4))
+            shares = [values.get("LZ-1", town.code, "fai", Period(year, q)) / q4 for q in (1, 2, 3)]
+            for share, centre in zip(shares, (0.20, 0.45, 0.70), strict=True):
+                assert abs(share - centre) < 0.08, (town.code, year, shares)
+
+
+def test_decided_eliminations_end_reporting_and_new_members_report(run, expected) -> None:
+    out, _ = run
+
+    def listed(county: str, period: str, form: str = "LZ-1") -> list[str]:
+        return form_towns(out / entry(expected, county, period)["file"], form) or []
+
+    # C-2016-01 eliminated CT-330421-02 from 2017-03-01; C-2016-03 (qualitative) CT-330402-02
+    assert "CT-330421-02" in listed("330421", "2016Q4") and "CT-330421-02" not in listed("330421", "2017Q1")
+    assert "CT-330402-02" in listed("330402", "2016Q4") and "CT-330402-02" not in listed("330402", "2017Q1")
+    # declined (no_action): CT-330411-02 goes on reporting
+    assert "CT-330411-02" in listed("330411", "2018Q4")
+    # the rest of 市级第二批 from 2017Q1; the third provincial batch (2017-08-02) from 2017Q3
+    assert "CT-330411-03" not in listed("330411", "2016Q4") and "CT-330411-03" in listed("330411", "2017Q1")
+    assert "CT-330481-03" not in listed("330481", "2017Q2") and "CT-330481-03" in listed("330481", "2017Q3")
+    # the removal of PT-330402101 (C-2018-06) takes effect 2019-03-01: it reports through 2018Q4
+    assert "PT-330402101" in listed("330402", "2018Q4", "LZ-2")
+
+
+def test_the_eliminated_town_is_refused_then_corrected(run, expected, registry) -> None:
+    out, _ = run
+    county, period = FORMER_MEMBER_LISTED
+    refused = entry(expected, county, period.code, "refused")
+    corrected = entry(expected, county, period.code, "accepted")
+    assert period.year == 2017 and FORMER_MEMBER[3:9] == county
+    # its 合计 row counts the former member, which is no row of the report: the total does not add up
+    assert refused["expected_codes"] == ["row.town_not_member", "value.total"]
+    assert corrected["file"] == f"{county}_{period.code}_更正.xlsx" and corrected["expected_codes"] == []
+    assert refused["received_at"] < corrected["received_at"]
+    assert FORMER_MEMBER in form_towns(out / refused["file"], "LZ-1")
+    assert FORMER_MEMBER not in form_towns(out / corrected["file"], "LZ-1")
+    want = truth(county, period.year, period.quarter)
+    assert read_values(out / corrected["file"], registry) == want
+    bad = read_values(out / refused["file"], registry)
+    assert {key for key in bad if key not in want} == {key for key in bad if key[1] == FORMER_MEMBER}
+
+
+def test_parser_refuses_the_former_member_and_accepts_the_correction(run, expected) -> None:
+    from ingest.parse import parse_report
+
+    out, _ = run
+    county, period = FORMER_MEMBER_LISTED
+    refused = parse_report(out / entry(expected, county, period.code, "refused")["file"])
+    assert [f.town_code for f in refused.findings if f.code == "row.town_not_member"] == [FORMER_MEMBER]
+    corrected = parse_report(out / entry(expected, county, period.code, "accepted")["file"])
+    assert not [f for f in corrected.findings if f.code == "row.town_not_member"]
+
+
+def test_the_citys_decisions_follow_the_registers_conventions() -> None:
+    """decisions.csv: the province's four 2016 rows kept; the city's decided in February of the following
+    year, effective on the first of a month not before the decision, ending actions naming their list."""
+    import csv
+
+    from core.config import SEEDS_DIR
+
+    with open(SEEDS_DIR / "decisions.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(SEEDS_DIR / "decision_actions.csv", encoding="utf-8", newline="") as f:
+        ending = {r["action"] for r in csv.DictReader(f) if r["ends_membership"] == "true"}
+    assert [r["decision_id"] for r in rows if r["decided_by"] == "province"] == [f"P-2016-0{n}" for n in (1, 2, 3, 4)]
+    city = [r for r in rows if r["decided_by"] == "city"]
+    for r in city:
+        assert re.fullmatch(r"C-\d{4}-\d{2}", r["decision_id"]), r
+        assert re.fullmatch(r"嘉两镇办〔\d{4}〕\d+号", r["document_no"]), r
+        assert r["effective_from"] >= r["decided_on"] and r["effective_from"].endswith("-01"), r
+        if r["assessment_year"]:
+            assert r["decided_on"].startswith(f"{int(r['assessment_year']) + 1}-02-"), r
+        if r["action"] in ending:
+            assert r["list_name"], r
+    actions = {r["action"] for r in city}
+    assert {"eliminate", "no_action", "yellow_card", "remove", "award_excellent", "award_model"} <= actions
+    [declined] = [r for r in city if r["action"] == "no_action"]
+    assert declined["note"] and declined["answers_proposal"] == "eliminate"
+    [qualitative] = [r for r in city if r["reason_code"] == "qualitative"]
+    assert qualitative["action"] == "eliminate" and qualitative["answers_proposal"] == ""
+    assert "不符合特色小镇内涵" in qualitative["note"]
+    [model] = [r for r in city if r["action"] == "award_model"]
+    assert model["assessment_year"] == ""
+    [removed] = [r for r in city if r["action"] == "remove"]
+    cards = [r for r in city if r["action"] == "yellow_card" and r["town_code"] == removed["town_code"]]
+    assert len(cards) == 2 and removed["answers_proposal"] == "remove"
