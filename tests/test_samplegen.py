@@ -590,18 +590,25 @@ def test_the_2015_figures_are_what_the_q4_reports_say(run, expected, registry) -
     assert total == pytest.approx(630_600, rel=0.005)
 
 
-def test_investment_completion_mostly_on_task_a_few_short(registry) -> None:
+def test_investment_completion_on_task_except_the_named_shortfalls(registry) -> None:
+    """Against the registry's own tasks (never changed to fit the data): every town-year of 2016-2018
+    finishes at 1.00-1.15 of its task except the named shortfalls (values.SHORTFALLS), which include the
+    2016 first batch, asked for twice its published 2015 investment."""
+    from samplegen.values import COMPLETION, SHORTFALLS
+
     values = load_sample().values
-    ratios = []
+    ratios = {}
     for year in (2016, 2017, 2018):
         for town in registry.programme_towns("characteristic"):
             if registry.tiers(town.code, Period(year, 4).end):
-                ratios.append(values.get("LZ-1", town.code, "fai", Period(year, 4)) / registry.annual_task(town.code,
-                                                                                                              year))
-    short = [r for r in ratios if r < 1.0]
-    assert 3 <= len(short) <= len(ratios) // 5
-    assert all(0.7 < r < 1.16 for r in ratios)
-    assert sum(0.95 <= r <= 1.15 for r in ratios) >= 0.8 * len(ratios)
+                fai = values.get("LZ-1", town.code, "fai", Period(year, 4))
+                ratios[(town.code, year)] = fai / registry.annual_task(town.code, year)
+    for key, ratio in ratios.items():
+        low, high = SHORTFALLS.get(key, COMPLETION)
+        assert low - 0.01 <= ratio <= high + 0.01, (key, ratio)
+    on_task = [k for k, r in ratios.items() if r >= 1.0]
+    assert len(on_task) >= 0.7 * len(ratios)
+    assert {k for k, r in ratios.items() if r < 1.0} <= set(SHORTFALLS)
 
 
 def test_q1_to_q4_shares_of_the_year(registry) -> None:
