@@ -292,6 +292,51 @@ def test_the_command_exits_0_1_or_2(built, seeds, tmp_path):
     assert _run().returncode == 2  # no subcommand
 
 
+# ------------------------------------------------- the whole plan period (issue 12, "done when")
+
+
+def test_the_plan_period_2015_to_2018_is_published_and_agrees_with_the_rules(built, tmp_path):
+    """The sample of 2015Q1-2018Q4 built and published: every assessed year (2016-2018) agrees town by town
+    with the independent recomputation of programme-rules v2; towns shows every membership change with the
+    decision or list event behind it; decisions and round_summary are published; the KPIs of 2018 carry
+    their final status; a 2017 report still listing a town eliminated for 2016 was refused
+    (row.town_not_member) and its correction accepted."""
+    from recompute_v2 import discrepancies, latest_version_folder, load_publication, read_dataset, recompute
+
+    from core.warehouse import connect
+    from publish.wap import publish
+
+    url = (tmp_path / "published").as_uri()
+    with connect(built) as conn:
+        publish(url, conn)
+    folder = latest_version_folder(url)
+    datasets = load_publication(folder)
+    assessment = read_dataset(folder, "town_annual_assessment")
+    assert {int(r["year"]) for r in assessment} == {2016, 2017, 2018}
+    assert discrepancies(recompute(datasets), assessment) == []
+
+    towns = read_dataset(folder, "towns")
+    ended = {r["town_code"]: r for r in towns if r["ended_by"] == "decision"}
+    decisions = {r["decision_id"]: r for r in read_dataset(folder, "decisions")}
+    assert ended and all(r["decision_id"] in decisions for r in ended.values())
+    assert {r["status"] for r in ended.values()} >= {"eliminated", "downgraded"}
+    assert any(r["event"] == "promote" and r["list_name"] == "省级第三批创建名单" for r in towns)
+    assert read_dataset(folder, "round_summary")
+
+    kpis = [r for r in read_dataset(folder, "programme_kpis") if int(r["year"]) == 2018]
+    assert kpis and all(r["status"] in ("met", "not_met", "not_yet_decided", "incomplete") for r in kpis), kpis
+
+    refused = query(built, "select s.file_name from landing.submissions s join landing.findings f using "
+                           "(submission_id) where s.status = 'refused' and s.year = 2017 and f.code = "
+                           "'row.town_not_member'")
+    assert refused, "a 2017 report listing a town eliminated for 2016 is refused"
+    county = query(built, "select county_code, quarter from landing.submissions where file_name = %s",
+                   refused[0]["file_name"])[0]
+    accepted = query(built, "select count(*) as n from landing.submissions where county_code = %s and year = 2017 "
+                            "and quarter = %s and status = 'accepted'", county["county_code"], county["quarter"])
+    assert accepted[0]["n"] >= 1
+
+
 # ------------------------------------------------- a decision recorded after publication (python -m ops registry apply)
 
 
