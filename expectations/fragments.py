@@ -3,7 +3,8 @@
 A suite's `unexpected_rows_query` may name a fragment as `@@name@@`; the runner
 replaces it before GX sees the query. Two kinds:
 
-- registry and catalogue tables (`@@towns@@`, `@@memberships@@`, ...) as
+- registry and catalogue tables (`@@towns@@`, `@@memberships@@`, `@@effective_memberships@@`: the periods
+  after the recorded decisions, ...) as
   `(values ...)` subqueries built from the dbt seed CSVs, the single source of
   truth that ingest validates against too. They work before `dbt build` has
   ever run (the submission audit of the very first report) and never lag
@@ -28,6 +29,7 @@ import re
 from datetime import date
 
 from core.config import SEEDS_DIR
+from ingest.membership import effective_periods
 
 FRAGMENT = re.compile(r"@@([a-z_]+)@@")
 
@@ -72,6 +74,8 @@ def registry_fragments() -> dict[str, str]:
     towns = [(r["town_code"], r["county_code"], r["name_zh"], r["unit_kind"]) for r in _read("towns.csv")]
     memberships = [(r["town_code"], r["programme"], r["tier"], date.fromisoformat(r["valid_from"]),
                     date.fromisoformat(r["valid_to"]) if r["valid_to"] else None) for r in _read("memberships.csv")]
+    # the periods as the recorded decisions leave them (the one membership definition, ingest.membership)
+    effective = [(m.town_code, m.programme, m.tier, m.valid_from, m.valid_to) for m in effective_periods()]
     counties = [(r["county_code"], r["name_zh"]) for r in _read("counties.csv")]
     growth = [(r["form"], r["indicator"], r["growth_indicator"]) for r in _read("indicator_reported_growth.csv")]
     kinds: dict[str, set[str]] = {}
@@ -88,6 +92,8 @@ def registry_fragments() -> dict[str, str]:
                          ("text", "text", "text", "text")),
         "memberships": _values(("town_code", "programme", "tier", "valid_from", "valid_to"), memberships,
                                ("text", "text", "text", "date", "date")),
+        "effective_memberships": _values(("town_code", "programme", "tier", "valid_from", "valid_to"), effective,
+                                         ("text", "text", "text", "date", "date")),
         "counties": _values(("county_code", "name_zh"), counties, ("text", "text")),
         # form -> programme of its towns (ingest.registry.FORM_PROGRAMME)
         "form_programmes": _values(("form", "programme"), [("LZ-1", "characteristic"), ("LZ-2", "pilot")],

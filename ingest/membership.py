@@ -15,7 +15,7 @@ import functools
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import jinja2
@@ -101,3 +101,40 @@ def clear_cache() -> None:
     memberships_on.cache_clear()
     _database.cache_clear()
     members_on_sql.cache_clear()
+
+
+@functools.cache
+def effective_periods(seeds_dir: Path = SEEDS_DIR) -> tuple[Membership, ...]:
+    """Every registry membership with the end the recorded decisions give it (valid_to: its last day in force).
+
+    The macro stays the authority: a period's end is looked for on the days a decision of that town takes
+    effect (the only days a decision can end anything) — it ends the day before the first such day on which
+    the macro no longer has it in force; otherwise it keeps the registry's end. For SQL that needs periods
+    rather than days (the GX registry fragments)."""
+    db = _database(Path(seeds_dir))
+    with _lock:
+        effective = sorted({str(d) for (d,) in db.execute("select effective_from from decisions") if d})
+    starts: dict[tuple, Membership] = {}
+    for m in memberships_on_every_start(seeds_dir):
+        starts.setdefault((m.town_code, m.programme, m.list_name, m.valid_from), m)
+    out = []
+    for key, m in sorted(starts.items()):
+        end = m.valid_to
+        for day in (date.fromisoformat(d) for d in effective):
+            if day <= m.valid_from or (end is not None and day > end):
+                continue
+            if not any((x.town_code, x.programme, x.list_name, x.valid_from) == key for x in memberships_on(day, seeds_dir)):
+                end = day - timedelta(days=1)
+                break
+        out.append(Membership(m.town_code, m.programme, m.tier, m.list_name, m.valid_from, end,
+                              m.plan_investment_3y, m.event))
+    return tuple(out)
+
+
+def memberships_on_every_start(seeds_dir: Path = SEEDS_DIR) -> list[Membership]:
+    """The memberships in force on the first day of each registry period (every period, once at least)."""
+    db = _database(Path(seeds_dir))
+    with _lock:
+        firsts = sorted({str(d) for (d,) in db.execute("select valid_from from memberships") if d})
+    return [m for d in firsts for m in memberships_on(date.fromisoformat(d), seeds_dir)
+            if m.valid_from == date.fromisoformat(d)]
