@@ -153,3 +153,22 @@ def test_a_decision_ends_only_the_membership_of_its_list(tmp_path, day):
     seeds = seeds_with_decisions(tmp_path, decision("PT-330402101", "pilot", "remove", "市级第一轮(2013-2015)",
                                                     "2016-07-01"))
     assert registry.membership_on("PT-330402101", day, seeds_dir=seeds).list_name == "市级第二轮(2016-2018)"
+
+
+def test_effective_periods_agree_with_the_macro_on_every_quarter_end():
+    """The periods the GX checks read (the registry's, ended by the recorded decisions) hold exactly the
+    memberships the macro finds on each quarter end from 2013 to 2019."""
+    from datetime import date
+
+    from ingest.membership import effective_periods, memberships_on
+
+    periods = effective_periods()
+    ends = {(m.town_code, m.list_name): m.valid_to for m in periods}
+    assert ends[("CT-330482-01", "省级第二批创建名单")] == date(2017, 8, 1)  # the province's downgrade
+    assert ends[("CT-330421-02", "市级第一批")] == date(2017, 2, 28)  # the city's elimination
+    for year in range(2013, 2020):
+        for month, day in ((3, 31), (6, 30), (9, 30), (12, 31)):
+            on = date(year, month, day)
+            covering = {(m.town_code, m.programme, m.list_name) for m in periods
+                        if m.valid_from <= on and (m.valid_to is None or on <= m.valid_to)}
+            assert covering == {(m.town_code, m.programme, m.list_name) for m in memberships_on(on)}, on
