@@ -221,7 +221,8 @@ CASES = {
         {f"{TA}.downgrade_risk": "critical"}),
     "a membership ended without a decision": (
         [TOWNS], ["update marts.towns set valid_to = '2016-12-31', status = 'eliminated' where "
-                  + one("towns", "status = 'active' and valid_to is null and programme = 'characteristic'")],
+                  + one("towns", "status = 'active' and valid_to is null and programme = 'characteristic' "
+                                  "and valid_from < '2016-12-31'")],
         {f"{TOWNS}.registry_memberships": "critical", f"{TOWNS}.status_by_decision": "critical"}),
     "a decision not applied to the membership": (
         [TOWNS], ["update marts.towns set valid_to = registry_valid_to, status = 'active', ended_by = null, "

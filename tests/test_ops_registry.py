@@ -341,9 +341,10 @@ def test_the_plan_period_2015_to_2018_is_published_and_agrees_with_the_rules(bui
 
 
 def test_a_decision_after_publication_changes_what_it_touches_and_nothing_else(built, runtime_dirs):
-    """The city records an elimination after the 2016 results were published: the rebuild and the next
-    publication change that town's rows of towns, town_annual_assessment, decisions and round_summary
-    (and the proposal_found flag), and nothing else (publish diff)."""
+    """After the 2018 results were published the city records a qualitative elimination (不符合特色小镇内涵,
+    effective 2019-03-01) of a municipal town it had decided nothing on: the rebuild and the next publication
+    change that town's rows of towns, town_annual_assessment, decisions and round_summary, and nothing else
+    (publish diff)."""
     from core import config
     from core.dbt import run_dbt
     from core.warehouse import connect
@@ -352,15 +353,17 @@ def test_a_decision_after_publication_changes_what_it_touches_and_nothing_else(b
 
     url = config.publish_url()
     with connect(built) as conn:
-        first = publish(url, conn, now=None)
-    town = eliminate_candidate(built)
+        first = publish(url, conn)
+    town = query(built, "select a.town_code, a.list_name from marts.town_annual_assessment a where a.year = 2018 "
+                        "and a.programme = 'characteristic' and a.tier = 'municipal' and not exists (select 1 "
+                        "from marts.decisions d where d.town_code = a.town_code) order by a.town_code limit 1")[0]
     # what `dbt seed` does with the merged decisions.csv, done in the table so the repository stays as it is
     with connect(built, autocommit=True) as conn:
         conn.execute(
             "insert into seeds.decisions (decision_id, decided_on, effective_from, town_code, programme, action, "
             "list_name, assessment_year, answers_proposal, reason_code, document_no, decided_by, source, note) "
-            "values ('C-2016-90', '2017-02-20', '2017-03-01', %s, 'characteristic', 'eliminate', %s, 2016, "
-            "'eliminate', 'assessment', '嘉两镇办〔2017〕90号', 'city', 'illustrative', 'test')",
+            "values ('C-2018-90', '2019-02-20', '2019-03-01', %s, 'characteristic', 'eliminate', %s, 2018, "
+            "null, 'qualitative', '嘉两镇办〔2019〕90号', 'city', 'illustrative', '不符合特色小镇内涵')",
             (town["town_code"], town["list_name"]))
     result = run_dbt(["build", "--exclude", "resource_type:seed", "--select", "stg_seeds__decisions+"])
     assert result.success, result.failures[:10]
@@ -375,8 +378,8 @@ def test_a_decision_after_publication_changes_what_it_touches_and_nothing_else(b
     assessment = diff["town_annual_assessment"]["changed"][0]["columns"]
     assert assessment["eliminated_next_year"] == [False, True] and assessment["decision"] == [None, "eliminate"]
     period = diff["towns"]["changed"][0]["columns"]
-    assert period["valid_to"] == [None, "2017-02-28"] and period["status"][1] == "eliminated"
-    assert diff["decisions"]["added"] == [{"decision_id": "C-2016-90"}]
+    assert period["valid_to"] == [None, "2019-02-28"] and period["status"][1] == "eliminated"
+    assert diff["decisions"]["added"] == [{"decision_id": "C-2018-90"}]
 
 
 def test_registry_apply_checks_then_rebuilds_and_publishes():
