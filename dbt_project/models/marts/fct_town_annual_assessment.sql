@@ -76,20 +76,8 @@ reasons as (
     select
         proposals.year,
         proposals.town_code,
-        {%- set completion_pct = "trim_scale(round(proposals.investment_completion * 100, 1))::text" %}
         {%- set score_text = "trim_scale(round(proposals.score, 2))::text" %}
-        case when proposals.propose_eliminate then concat_ws('，',
-            case when proposals.eliminate_on_failing_grade and not proposals.is_passing
-                then '考核' || proposals.grade || '（' || {{ score_text }} || '分）' end,
-            case when proposals.investment_completion < proposals.eliminate_below_completion
-                then '未完成年度投资任务（完成' || {{ completion_pct }} || '%）' end
-        ) end as eliminate_zh,
-        case when proposals.propose_eliminate then concat_ws(', ',
-            case when proposals.eliminate_on_failing_grade and not proposals.is_passing
-                then 'failing grade (' || {{ score_text }} || ')' end,
-            case when proposals.investment_completion < proposals.eliminate_below_completion
-                then 'annual investment task not completed (' || {{ completion_pct }} || '%)' end
-        ) end as eliminate_en,
+        {{ grade_or_task_reason('propose_eliminate', 'eliminate_on_failing_grade', 'eliminate_below_completion', 'eliminate') }},
         case when proposals.propose_yellow_card then
             '得分' || {{ score_text }} || '，在本轮' || proposals.card_group_size || '个可比试点镇中位列末'
             || proposals.card_bottom_n || '位且低于中位数' || trim_scale(round(proposals.card_group_median::numeric, 2))::text
@@ -107,18 +95,7 @@ reasons as (
         case when proposals.propose_remove then
             'yellow card ' || proposals.decided_cards_in_round || ' of the round (decided)'
         end as remove_en,
-        case when proposals.propose_downgrade_risk then concat_ws('，',
-            case when proposals.risk_on_failing_grade and not proposals.is_passing
-                then '考核' || proposals.grade || '（' || {{ score_text }} || '分）' end,
-            case when proposals.investment_completion < proposals.risk_below_completion
-                then '未完成年度投资任务（完成' || {{ completion_pct }} || '%）' end
-        ) end as downgrade_risk_zh,
-        case when proposals.propose_downgrade_risk then concat_ws(', ',
-            case when proposals.risk_on_failing_grade and not proposals.is_passing
-                then 'failing grade (' || {{ score_text }} || ')' end,
-            case when proposals.investment_completion < proposals.risk_below_completion
-                then 'annual investment task not completed (' || {{ completion_pct }} || '%)' end
-        ) end as downgrade_risk_en,
+        {{ grade_or_task_reason('propose_downgrade_risk', 'risk_on_failing_grade', 'risk_below_completion', 'downgrade_risk') }},
         case when proposals.propose_excellent_candidate then
             '等次' || proposals.grade || '，层级内排名第' || proposals.rank_in_tier
         end as excellent_candidate_zh,
