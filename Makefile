@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-distributed test-fast lint bench bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
+.PHONY: install demo test test-distributed test-fast lint bench bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
         samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
 
 install: $(STAMP) $(BENCHLIBS)/.installed
@@ -43,8 +43,12 @@ test-fast: install
 lint: install
 	.venv/bin/ruff check .
 
+# every stage of a new quarter beside its peer or floor: make bench [SCALE=city|province|nation]
+# (city ~5 min, province ~10 min, nation ~40 min on 2 cores; BENCH <name> <value> <unit> lines)
 bench: install
-	$(PY) -m scripts.bench
+	$(PY) -m scripts.bench --scale $(or $(SCALE),city)
+
+bench-gx: install  # the GX audits on the sample and on 100 copies of it
 	$(PY) -m expectations.bench --factor 100
 
 bench-dbt-airflow: install  # one dbt build task against Cosmos, both through Airflow (~7 min)

@@ -1,124 +1,302 @@
-"""`make bench`: throughput numbers, side by side, on the sample reports.
+"""`make bench [SCALE=city|province|nation]`: every stage of a new quarter, measured beside its peer or floor.
 
-- parse: every sample report as .xlsx, .xls and CSV forms, several rounds;
-  data rows/s and values/s per format;
-- load: the landing load step (submission row + COPY + decision, one
-  transaction per report) against a bare COPY of the same rows, in one run,
-  in a scratch database on the warehouse server (dropped afterwards).
+    python -m scripts.bench --scale province [--keep DIR] [--json]
 
-Numbers depend on the machine; the ratios are what to compare between runs.
+One run, one scale, one machine, on the same rows:
+
+1. `python -m samplegen --scale S --load-history` writes the scaled registry (seeds), the latest quarter as real
+   county files, and lands the history straight into landing/raw of a scratch database;
+2. `dbt build` of the history (the warehouse before the quarter);
+3. parse + validate of the quarter's files  vs  a bare calamine read of every cell (csv: the csv module);
+4. the landing load of the quarter's accepted reports  vs  a bare COPY of the same rows  vs  pandas `to_sql`
+   (default method), each into its own empty table of a scratch database;
+5. the GX submission audit of the quarter's reports, loaded as pending, in one call;
+6. the quarter through `county_reports` under Airflow (`dag.test`, a child process: its peak RSS);
+7. the raw gate, `dbt build` (incremental), the marts gate, `publish run` (a child process: its peak RSS),
+   then `dbt build --full-refresh` of the same data;
+8. every DAG file parsed in a fresh process.
+
+Prints a readable table and one `BENCH <name> <value> <unit>` line per figure (the same names at every
+scale). Numbers depend on the machine; the ratios are what compare between runs. The scratch databases and the
+work folder are dropped afterwards unless --keep is given.
 """
 
 from __future__ import annotations
 
-import statistics
+import argparse
+import json
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
-ROUNDS = 5
+SCALES = ("city", "province", "nation")
+
+# name -> (unit, goal as (comparison, value) or None, what)
+FIGURES = {
+    "parse_vs_bare_read_ratio": ("x", ("<=", 2.0), "parse + validate / bare calamine read of every cell"),
+    "load_vs_copy_ratio": ("x", ("<=", 1.5), "landing load / bare COPY of the same rows"),
+    "load_vs_to_sql_speedup": ("x", (">=", 10.0), "pandas to_sql (default method) / landing load"),
+    "submission_audit_values_per_s": ("values/s", (">=", 100_000), "GX submission audit of the quarter"),
+    "intake_vs_parse_ratio": ("x", ("<=", 3.0), "county_reports under Airflow / bare parse"),
+    "gx_raw_rows_per_s": ("rows/s", (">=", 500_000), "raw rows / raw gate after the quarter"),
+    "incremental_quarter_vs_full_ratio": ("x", ("<=", 0.15), "dbt build after the quarter / --full-refresh"),
+    "dbt_full_values_per_s": ("values/s", (">=", 50_000), "raw values / dbt build --full-refresh"),
+    "publish_rows_per_s": ("rows/s", (">=", 200_000), "published rows / publish run"),
+    "peak_rss_mb_intake": ("MB", ("<=", 1024), "peak RSS of the intake run"),
+    "peak_rss_mb_publish": ("MB", ("<=", 2048), "peak RSS of publish run"),
+    "dag_parse_seconds_max": ("s", ("<=", 0.5), "slowest DAG file, fresh process"),
+    "quarter_cycle_seconds": ("s", None, "new quarter: inbox -> published version"),
+}
 
 
-def _rows(report) -> int:
-    return len({(v.form, v.town_code) for v in report.values})
+@dataclass
+class Bench:
+    scale: str
+    work: Path
+    url: str = ""
+    figures: dict[str, float] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def sample(self) -> Path:
+        return self.work / "sample"
+
+    def env(self) -> dict[str, str]:
+        return {"WAREHOUSE_URL": self.url, "TWOTOWNS_VAR_DIR": str(self.work / "var"),
+                "TWOTOWNS_SEEDS_DIR": str(self.sample / "seeds"), "PUBLISH_URL": (self.work / "published").as_uri(),
+                "AIRFLOW_HOME": str(self.work / "airflow")}
 
 
-def bench_parse(sample: Path, expected: list[dict], work: Path) -> dict[str, dict]:
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def child(b: Bench, step: str, *args: str) -> dict:
+    """Run a step of scripts.bench_steps in a fresh process (its own peak RSS); return its JSON line."""
+    env = {**os.environ, **b.env()}
+    proc = subprocess.run([sys.executable, "-m", "scripts.bench_steps", step, *args], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench step {step} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- stages
+
+def prepare(b: Bench) -> None:
+    """The scaled sample: registry seeds, the quarter's files, the history landed in a scratch database."""
+    from core.warehouse import fresh_database
+
+    b.url = fresh_database(f"bench_{b.scale}")
+    os.environ.update(b.env())
+    seconds, _ = timed(subprocess.run, [sys.executable, "-m", "samplegen", "--scale", b.scale, "--out",
+                                        str(b.sample), "--load-history"], env={**os.environ}, check=True,
+                       stdout=subprocess.DEVNULL)
+    from core.warehouse import connect
+
+    with connect(b.url) as conn:
+        values = conn.execute("select count(*) from raw.report_values").fetchone()[0]
+        subs = conn.execute("select count(*) from landing.submissions").fetchone()[0]
+    b.details.update(generate_and_load_history_s=round(seconds, 1), history_values=values,
+                     history_submissions=subs)
+
+
+def build_history(b: Bench) -> None:
+    from core.dbt import run_dbt_or_raise
+
+    seconds, _ = timed(run_dbt_or_raise, ["build"])
+    b.details["dbt_build_history_s"] = round(seconds, 1)
+
+
+def quarter_files(b: Bench) -> tuple[list[Path], list[dict]]:
+    expected = json.loads((b.sample / "expected.json").read_text(encoding="utf-8"))
+    return [b.sample / "inbox" / e["file"] for e in expected], expected
+
+
+def bare_read(path: Path) -> int:
+    """Every cell of the file, read by the fastest reader there is for it: the floor of parsing."""
+    if path.suffix.lower() == ".csv":
+        import csv
+
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("gb18030")
+        return sum(len(row) for row in csv.reader(text.splitlines()))
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    return sum(len(row) for name in wb.sheet_names for row in wb.get_sheet_by_name(name).to_python())
+
+
+def bench_parse(b: Bench) -> list:
     from ingest.parse import parse_report
-    from samplegen.formats import to_csv_forms, to_xls
 
-    files: dict[str, list[Path]] = {"xlsx": [], "xls": [], "csv": []}
-    for e in expected:
-        src = sample / e["file"]
-        files["xlsx"].append(src)
-        files["xls"].append(to_xls(src, work / (src.stem + ".xls")))
-        files["csv"].extend(to_csv_forms(src, work / "csv", encoding="gbk"))
-    results = {}
-    for fmt, paths in files.items():
-        times, rows, values = [], 0, 0
-        for _ in range(ROUNDS):
-            start = time.perf_counter()
-            reports = [parse_report(p) for p in paths]
-            times.append(time.perf_counter() - start)
-            rows = sum(_rows(r) for r in reports)
-            values = sum(len(r.values) for r in reports)
-        best = min(times)
-        results[fmt] = {"files": len(paths), "rows": rows, "values": values, "best_s": best,
-                        "median_s": statistics.median(times), "rows_per_s": rows / best,
-                        "values_per_s": values / best}
-    return results
+    paths, _ = quarter_files(b)
+    bare_s, cells = timed(lambda: sum(bare_read(p) for p in paths))
+    parse_s, reports = timed(lambda: [parse_report(p) for p in paths])
+    b.details.update(files=len(paths), cells=cells, bare_read_s=round(bare_s, 2), parse_s=round(parse_s, 2))
+    b.figures["parse_vs_bare_read_ratio"] = parse_s / bare_s
+    return reports
 
 
-def bench_load(sample: Path, expected: list[dict]) -> dict:
-    from core.warehouse import connect, drop_database, fresh_database
-    from ingest.landing import _copy_values, _insert_submission, _renumber_versions, ensure_schema
-    from ingest.parse import parse_report
+def bench_load(b: Bench, reports: list) -> None:
+    """Landing load vs bare COPY vs to_sql, each into an empty table of its own, in a scratch database."""
+    from scripts import bench_load
 
-    url = fresh_database("bench")
+    accepted = [r for r in reports if not any(f.severity == "error" for f in r.findings)]
+    result = bench_load.compare(accepted)
+    b.details.update(result)
+    b.figures["load_vs_copy_ratio"] = result["landing_s"] / result["bare_copy_s"]
+    b.figures["load_vs_to_sql_speedup"] = result["to_sql_s"] / result["landing_s"]
+
+
+def bench_audit(b: Bench, reports: list) -> None:
+    from scripts import bench_load
+
+    accepted = [r for r in reports if not any(f.severity == "error" for f in r.findings)]
+    result = bench_load.audit_pending(b.url, accepted)
+    b.details.update(result)
+    b.figures["submission_audit_values_per_s"] = result["audit_values"] / result["audit_s"]
+
+
+def bench_intake(b: Bench) -> float:
+    paths, _ = quarter_files(b)
+    inbox = b.work / "var" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        shutil.copy2(p, inbox / p.name)  # keeps the mtime: the receipt time
+    from ops.runs import migrate_metadata_db
+
+    migrate_metadata_db()
+    out = child(b, "intake")
+    b.details.update(intake_s=round(out["seconds"], 2), intake_state=out["state"], intake_summary=out.get("summary"))
+    b.figures["intake_vs_parse_ratio"] = out["seconds"] / b.details["parse_s"]
+    b.figures["peak_rss_mb_intake"] = out["peak_rss_mb"]
+    return out["seconds"]
+
+
+def bench_build(b: Bench) -> float:
+    from core.dbt import run_dbt_or_raise
+    from core.warehouse import connect
+    from expectations.gate import run_gate
+
+    raw_s, raw = timed(run_gate, "raw")
+    with connect(b.url) as conn:
+        raw_rows = conn.execute("select count(*) from raw.report_values").fetchone()[0]
+    build_s, _ = timed(run_dbt_or_raise, ["build"])
+    marts_s, _ = timed(run_gate, "warehouse")
+    b.details.update(raw_rows=raw_rows, raw_gate_s=round(raw_s, 2), raw_gate_rows_validated=raw.get("rows_validated"),
+                     dbt_incremental_s=round(build_s, 1), marts_gate_s=round(marts_s, 2))
+    b.figures["gx_raw_rows_per_s"] = raw_rows / raw_s
+    return raw_s + build_s + marts_s
+
+
+def bench_publish(b: Bench) -> float:
+    out = child(b, "publish")
+    b.details.update(publish_s=round(out["seconds"], 2), published_rows=out["rows"], publish_version=out["version"])
+    b.figures["publish_rows_per_s"] = out["rows"] / out["seconds"]
+    b.figures["peak_rss_mb_publish"] = out["peak_rss_mb"]
+    return out["seconds"]
+
+
+def bench_full_refresh(b: Bench) -> None:
+    from core.dbt import run_dbt_or_raise
+
+    full_s, _ = timed(run_dbt_or_raise, ["build", "--full-refresh"])
+    b.details["dbt_full_refresh_s"] = round(full_s, 1)
+    b.figures["incremental_quarter_vs_full_ratio"] = b.details["dbt_incremental_s"] / full_s
+    b.figures["dbt_full_values_per_s"] = b.details["raw_rows"] / full_s
+
+
+def bench_dag_parse(b: Bench) -> None:
+    from core.airflow_env import dag_file_parse
+    from core.config import PROJECT_DIR
+
+    seconds = {p.name: dag_file_parse(p)["seconds"] for p in sorted((PROJECT_DIR / "dags").glob("*.py"))}
+    b.details["dag_parse_s"] = {k: round(v, 3) for k, v in seconds.items()}
+    b.figures["dag_parse_seconds_max"] = max(seconds.values())
+
+
+def run(b: Bench) -> Bench:
+    scale = b.scale
+    steps = [("prepare", prepare), ("history build", build_history)]
+    for label, fn in steps:
+        seconds, _ = timed(fn, b)
+        print(f"[bench {scale}] {label}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    reports = bench_parse(b)
+    bench_load(b, reports)
+    bench_audit(b, reports)
+    del reports
+    cycle = bench_intake(b) + bench_build(b) + bench_publish(b)
+    b.figures["quarter_cycle_seconds"] = cycle
+    bench_full_refresh(b)
+    bench_dag_parse(b)
+    return b
+
+
+# ----------------------------------------------------------------------------- output
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def verdict(name: str, value: float) -> str:
+    goal = FIGURES[name][1]
+    if goal is None:
+        return "report"
+    op, target = goal
+    ok = value <= target if op == "<=" else value >= target
+    return f"{'met' if ok else 'MISSED'} ({op} {_fmt(target)})"
+
+
+def print_report(b: Bench) -> None:
+    print(f"\nscale {b.scale}: {b.details.get('files')} files in the quarter, {b.details.get('raw_rows')} raw values "
+          f"after it, {b.details.get('history_submissions')} submissions of history")
+    print(f"{'figure':36} {'value':>14} {'unit':9} goal")
+    for name, (unit, _, what) in FIGURES.items():
+        if name in b.figures:
+            print(f"{name:36} {_fmt(b.figures[name]):>14} {unit:9} {verdict(name, b.figures[name])}   {what}")
+    print("details: " + json.dumps(b.details, ensure_ascii=False, default=str))
+    for name, (unit, _, _) in FIGURES.items():
+        if name in b.figures:
+            print(f"BENCH {name} {b.figures[name]:.4g} {unit}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=SCALES, default=os.environ.get("SCALE") or "city")
+    parser.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temporary one)")
+    parser.add_argument("--json", action="store_true", help="also write the figures as JSON to stdout's last line")
+    args = parser.parse_args(argv)
+    work = args.keep or Path(tempfile.mkdtemp(prefix=f"twotowns-bench-{args.scale}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    b = Bench(args.scale, work)
     try:
-        reports = [(e, parse_report(sample / e["file"])) for e in expected if e["expected_status"] == "accepted"]
-        with connect(url, autocommit=True) as conn:
-            ensure_schema(conn)
-            sha = "0" * 64
-            conn.execute("insert into landing.files values (%s, 0, '-', now())", (sha,))
-            # landing load step, one transaction per report
-            start = time.perf_counter()
-            for i, (_, r) in enumerate(reports):
-                fake_sha = f"{i:064x}"
-                conn.execute("insert into landing.files values (%s, 0, '-', now()) on conflict do nothing",
-                             (fake_sha,))
-                with conn.transaction():
-                    sid = _insert_submission(conn, fake_sha, "bench", datetime.now(UTC),
-                                             r.county_code, r.period.year, r.period.quarter, r.forms, None, None,
-                                             {}, status="pending")
-                    _copy_values(conn, sid, fake_sha, r)
-                    conn.execute("update landing.submissions set status = 'accepted', version = 1 "
-                                 "where submission_id = %s", (sid,))
-                    _renumber_versions(conn, r.county_code, r.period.year, r.period.quarter, sid)
-            ours = time.perf_counter() - start
-            n = sum(len(r.values) for _, r in reports)
-            # bare COPY of the same rows into a table of the same shape, one COPY per report
-            conn.execute("create table raw.bench_bare (like raw.report_values)")
-            start = time.perf_counter()
-            for _, r in reports:
-                with conn.transaction(), conn.cursor() as cur, cur.copy(
-                        "copy raw.bench_bare (submission_id, county_code, year, quarter, form, town_code, "
-                        "indicator, value, source_file_sha256, source_sheet, source_cell) from stdin") as copy:
-                    for v in r.values:
-                        copy.write_row((1, r.county_code, r.period.year, r.period.quarter, v.form, v.town_code,
-                                        v.indicator, v.value, sha, v.sheet, v.cell))
-            bare = time.perf_counter() - start
+        run(b)
+        print_report(b)
+        if args.json:
+            print(json.dumps({"scale": b.scale, "figures": b.figures, "details": b.details}, default=str))
     finally:
-        drop_database(url)
-    return {"reports": len(reports), "values": n, "landing_s": ours, "bare_copy_s": bare,
-            "landing_values_per_s": n / ours, "bare_values_per_s": n / bare, "ratio": ours / bare}
-
-
-def main() -> int:
-    import json
-
-    from samplegen import EXPECTED_FILE, generate
-
-    with tempfile.TemporaryDirectory() as d:
-        work = Path(d)
-        sample = work / "sample"
-        generate(sample)
-        expected = json.loads((sample / EXPECTED_FILE).read_text(encoding="utf-8"))
-        parse = bench_parse(sample, expected, work)
-        load = bench_load(sample, expected)
-    print(f"parse throughput (best of {ROUNDS} rounds, all sample reports):")
-    for fmt, r in parse.items():
-        print(f"  {fmt:5} {r['files']:3} files {r['rows']:5} rows {r['values']:6} values  "
-              f"{r['best_s']:6.3f} s  {r['rows_per_s']:8.0f} rows/s  {r['values_per_s']:8.0f} values/s")
-    xlsx = parse["xlsx"]["rows_per_s"]
-    print("  relative to xlsx: " + ", ".join(f"{f} {r['rows_per_s'] / xlsx:.2f}x" for f, r in parse.items()))
-    print(f"load ({load['reports']} reports, {load['values']} values, one transaction per report):")
-    print(f"  landing load step  {load['landing_s']:6.3f} s  {load['landing_values_per_s']:8.0f} values/s")
-    print(f"  bare COPY          {load['bare_copy_s']:6.3f} s  {load['bare_values_per_s']:8.0f} values/s")
-    print(f"  landing / bare = {load['ratio']:.2f}x")
+        if args.keep is None:
+            _cleanup(b)
     return 0
+
+
+def _cleanup(b: Bench) -> None:
+    from core.warehouse import drop_database
+
+    if b.url:
+        drop_database(b.url)
+    shutil.rmtree(b.work, ignore_errors=True)
 
 
 if __name__ == "__main__":
