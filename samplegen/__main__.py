@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.config import SEEDS_DIR, sample_dir
+from core.config import sample_dir
 from samplegen.generate import EXPECTED_FILE, generate
 
 
@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: TWOTOWNS_SAMPLE_DIR or data/sample)")
-    parser.add_argument("--seeds", type=Path, default=SEEDS_DIR, help="folder of the registry seeds")
+    parser.add_argument("--seeds", type=Path, default=None,
+                        help="folder of the registry seeds (default: TWOTOWNS_SEEDS_DIR or dbt_project/seeds)")
     args = parser.parse_args(argv)
     out_dir = args.out if args.out is not None else sample_dir()
     files = generate(out_dir, seeds_dir=args.seeds)
