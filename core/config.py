@@ -63,5 +63,12 @@ def publish_keep_versions() -> int:
     return int(os.environ.get("PUBLISH_KEEP_VERSIONS", "30"))
 
 
+def seeds_dir() -> Path:
+    """The registry and policy seeds (CSV) that ingest, GX, the sample generator and dbt read:
+    `TWOTOWNS_SEEDS_DIR` (e.g. a scaled registry written by `python -m samplegen --scale province`),
+    else the project's dbt_project/seeds."""
+    return _path_setting("TWOTOWNS_SEEDS_DIR", SEEDS_DIR)
+
+
 def sample_dir() -> Path:
     return _path_setting("TWOTOWNS_SAMPLE_DIR", SAMPLE_DIR_DEFAULT)

@@ -27,8 +27,9 @@ import csv
 import functools
 import re
 from datetime import date
+from pathlib import Path
 
-from core.config import SEEDS_DIR
+from core.config import seeds_dir as configured_seeds_dir
 from ingest.membership import effective_periods
 
 FRAGMENT = re.compile(r"@@([a-z_]+)@@")
@@ -37,8 +38,8 @@ _VALUE_COLUMNS = ("submission_id, county_code, year, quarter, form, town_code, i
                   "source_file_sha256, source_sheet, source_cell")
 
 
-def _read(name: str) -> list[dict[str, str]]:
-    with open(SEEDS_DIR / name, encoding="utf-8", newline="") as f:
+def _read(name: str, seeds_dir: Path) -> list[dict[str, str]]:
+    with open(seeds_dir / name, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -67,17 +68,24 @@ def _values(columns: tuple[str, ...], rows: list[tuple], types: tuple[str, ...])
     return f"(select * from (values {body}) as t({', '.join(columns)}))"
 
 
+def registry_fragments(seeds_dir: Path | None = None) -> dict[str, str]:
+    """The registry fragments of the seeds in `seeds_dir` (default `core.config.seeds_dir()`), built once per folder."""
+    return _registry_fragments(Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir())
+
+
 @functools.cache
-def registry_fragments() -> dict[str, str]:
+def _registry_fragments(seeds_dir: Path) -> dict[str, str]:
     indicators = [(r["form"], r["code"], r["name_zh"], r["kind"], r["required"] == "Y", r["value_type"],
-                   r["parent"] or None) for r in _read("indicators.csv")]
-    towns = [(r["town_code"], r["county_code"], r["name_zh"], r["unit_kind"]) for r in _read("towns.csv")]
+                   r["parent"] or None) for r in _read("indicators.csv", seeds_dir)]
+    towns = [(r["town_code"], r["county_code"], r["name_zh"], r["unit_kind"]) for r in _read("towns.csv", seeds_dir)]
     memberships = [(r["town_code"], r["programme"], r["tier"], date.fromisoformat(r["valid_from"]),
-                    date.fromisoformat(r["valid_to"]) if r["valid_to"] else None) for r in _read("memberships.csv")]
+                    date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
+                   for r in _read("memberships.csv", seeds_dir)]
     # the periods as the recorded decisions leave them (the one membership definition, ingest.membership)
-    effective = [(m.town_code, m.programme, m.tier, m.valid_from, m.valid_to) for m in effective_periods()]
-    counties = [(r["county_code"], r["name_zh"]) for r in _read("counties.csv")]
-    growth = [(r["form"], r["indicator"], r["growth_indicator"]) for r in _read("indicator_reported_growth.csv")]
+    effective = [(m.town_code, m.programme, m.tier, m.valid_from, m.valid_to) for m in effective_periods(seeds_dir)]
+    counties = [(r["county_code"], r["name_zh"]) for r in _read("counties.csv", seeds_dir)]
+    growth = [(r["form"], r["indicator"], r["growth_indicator"])
+              for r in _read("indicator_reported_growth.csv", seeds_dir)]
     kinds: dict[str, set[str]] = {}
     for _form, code, _name, kind, *_ in indicators:
         kinds.setdefault(kind, set()).add(code)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import SEEDS_DIR
 from ingest import registry
 from ingest.periods import Period
 
@@ -22,7 +21,7 @@ order by s.county_code, s.year, s.quarter, f.form, s.version desc
 """
 
 
-def required_forms(county_code: str, period: Period, seeds_dir: Path = SEEDS_DIR) -> set[str]:
+def required_forms(county_code: str, period: Period, seeds_dir: Path | None = None) -> set[str]:
     """LZ-0 always; LZ-1 / LZ-2 when the county has member towns of that programme at quarter end."""
     forms = {"LZ-0"}
     for form, programme in registry.FORM_PROGRAMME.items():
@@ -31,7 +30,7 @@ def required_forms(county_code: str, period: Period, seeds_dir: Path = SEEDS_DIR
     return forms
 
 
-def missing_forms(conn, county_code: str, period: Period, seeds_dir: Path = SEEDS_DIR) -> list[str]:
+def missing_forms(conn, county_code: str, period: Period, seeds_dir: Path | None = None) -> list[str]:
     """Required forms of the county's report for the period that no accepted submission carries yet."""
     present = {r[0] for r in conn.execute(
         "select distinct f.form from landing.submissions as s cross join lateral unnest(s.forms) as f(form) "

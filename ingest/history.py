@@ -16,7 +16,6 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from core.config import SEEDS_DIR
 from ingest import registry
 from ingest.current import CURRENT_FORMS_SQL
 from ingest.findings import Finding, finding
@@ -62,7 +61,7 @@ def _accepted_history(conn, report: Report) -> tuple[dict[Key, Decimal], dict[Ke
     return prev_quarter, prev_year
 
 
-def prior_mismatch_tolerance(year: int, seeds_dir: Path = SEEDS_DIR) -> Decimal:
+def prior_mismatch_tolerance(year: int, seeds_dir: Path | None = None) -> Decimal:
     """The policy's tolerance (a fraction) for a report of `year`."""
     value = registry.policy_parameter("prior_mismatch_tolerance", year, seeds_dir)
     return DEFAULT_PRIOR_MISMATCH_TOLERANCE if value is None else value
@@ -75,12 +74,12 @@ def prior_differs(reported: Decimal, accepted: Decimal, tolerance: Decimal) -> b
     return abs(reported - accepted) / abs(accepted) > tolerance
 
 
-def history_findings(conn, report: Report, seeds_dir: Path = SEEDS_DIR) -> list[Finding]:
+def history_findings(conn, report: Report, seeds_dir: Path | None = None) -> list[Finding]:
     if conn is None or not _schema_ready(conn):
         return [finding("check.history_skipped")]
     prev_quarter, prev_year = _accepted_history(conn, report)
     tolerance = prior_mismatch_tolerance(report.period.year, seeds_dir)
-    inds = {(i.form, i.code): i for i in registry.indicators()}
+    inds = {(i.form, i.code): i for i in registry.indicators(seeds_dir)}
     current = {(v.form, v.town_code, v.indicator): v for v in report.values}
     out: list[Finding] = []
     for key, v in current.items():

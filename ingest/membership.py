@@ -6,6 +6,9 @@ those a recorded decision has ended by that day) is written once, as the dbt mac
 and the sample generator run the very same macro text here, rendered with jinja2
 and evaluated in an in-memory SQLite database loaded from the seed CSVs
 (memberships, decisions, decision_actions). There is no second copy of the rule.
+
+The seeds folder is an argument; without one it is `core.config.seeds_dir()`
+(TWOTOWNS_SEEDS_DIR, else dbt_project/seeds). The caches are keyed by the folder.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from pathlib import Path
 
 import jinja2
 
-from core.config import DBT_PROJECT_DIR, SEEDS_DIR
+from core.config import DBT_PROJECT_DIR
+from core.config import seeds_dir as configured_seeds_dir
 
 MACRO_FILE = DBT_PROJECT_DIR / "macros" / "members_on.sql"
 SEED_TABLES = ("memberships", "decisions", "decision_actions")
@@ -85,10 +89,18 @@ def _membership(row: dict[str, object]) -> Membership:
                       float(plan) if plan is not None else None, str(row["event"] or ""))
 
 
-@functools.lru_cache(maxsize=4096)
-def memberships_on(day: date, seeds_dir: Path = SEEDS_DIR) -> tuple[Membership, ...]:
+def _folder(seeds_dir: Path | str | None) -> Path:
+    return Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+
+
+def memberships_on(day: date, seeds_dir: Path | None = None) -> tuple[Membership, ...]:
     """Every membership in force on `day`, sorted by town, programme and list."""
-    db = _database(Path(seeds_dir))
+    return _memberships_on(day, _folder(seeds_dir))
+
+
+@functools.lru_cache(maxsize=4096)
+def _memberships_on(day: date, seeds_dir: Path) -> tuple[Membership, ...]:
+    db = _database(seeds_dir)
     with _lock:
         cursor = db.execute(members_on_sql(), {"day": day.isoformat()})
         names = [d[0] for d in cursor.description]
@@ -98,32 +110,41 @@ def memberships_on(day: date, seeds_dir: Path = SEEDS_DIR) -> tuple[Membership, 
 
 def clear_cache() -> None:
     """Forget the loaded seeds (after the seed files changed on disk)."""
-    memberships_on.cache_clear()
+    _memberships_on.cache_clear()
     _database.cache_clear()
     members_on_sql.cache_clear()
+    _effective_periods.cache_clear()
 
 
-@functools.cache
-def effective_periods(seeds_dir: Path = SEEDS_DIR) -> tuple[Membership, ...]:
+def effective_periods(seeds_dir: Path | None = None) -> tuple[Membership, ...]:
     """Every registry membership with the end the recorded decisions give it (valid_to: its last day in force).
 
     The macro stays the authority: a period's end is looked for on the days a decision of that town takes
     effect (the only days a decision can end anything) — it ends the day before the first such day on which
     the macro no longer has it in force; otherwise it keeps the registry's end. For SQL that needs periods
     rather than days (the GX registry fragments)."""
-    db = _database(Path(seeds_dir))
+    return _effective_periods(_folder(seeds_dir))
+
+
+@functools.cache
+def _effective_periods(seeds_dir: Path) -> tuple[Membership, ...]:
+    db = _database(seeds_dir)
     with _lock:
         effective = sorted({str(d) for (d,) in db.execute("select effective_from from decisions") if d})
     starts: dict[tuple, Membership] = {}
     for m in memberships_on_every_start(seeds_dir):
         starts.setdefault((m.town_code, m.programme, m.list_name, m.valid_from), m)
+    # the periods in force on each decision day, as a set (a scaled registry has tens of thousands)
+    in_force = {d: {(x.town_code, x.programme, x.list_name, x.valid_from) for x in memberships_on(date.fromisoformat(d),
+                                                                                                 seeds_dir)}
+                for d in effective}
     out = []
     for key, m in sorted(starts.items()):
         end = m.valid_to
         for day in (date.fromisoformat(d) for d in effective):
             if day <= m.valid_from or (end is not None and day > end):
                 continue
-            if not any((x.town_code, x.programme, x.list_name, x.valid_from) == key for x in memberships_on(day, seeds_dir)):
+            if key not in in_force[day.isoformat()]:
                 end = day - timedelta(days=1)
                 break
         out.append(Membership(m.town_code, m.programme, m.tier, m.list_name, m.valid_from, end,
@@ -131,9 +152,10 @@ def effective_periods(seeds_dir: Path = SEEDS_DIR) -> tuple[Membership, ...]:
     return tuple(out)
 
 
-def memberships_on_every_start(seeds_dir: Path = SEEDS_DIR) -> list[Membership]:
+def memberships_on_every_start(seeds_dir: Path | None = None) -> list[Membership]:
     """The memberships in force on the first day of each registry period (every period, once at least)."""
-    db = _database(Path(seeds_dir))
+    seeds_dir = _folder(seeds_dir)
+    db = _database(seeds_dir)
     with _lock:
         firsts = sorted({str(d) for (d,) in db.execute("select valid_from from memberships") if d})
     return [m for d in firsts for m in memberships_on(date.fromisoformat(d), seeds_dir)

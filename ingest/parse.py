@@ -13,7 +13,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from core.config import SEEDS_DIR
 from ingest import registry
 from ingest.current import required_forms
 from ingest.findings import ERROR, Finding, finding
@@ -104,11 +103,11 @@ def _row_get(row: list[Cell], col: int | None) -> Cell | None:
 
 # ----------------------------------------------------------------------------- counties
 
-def find_county(text: str) -> set[str]:
+def find_county(text: str, seeds_dir: Path | None = None) -> set[str]:
     """County codes named in `text` by code, full name or short name."""
     s = normalize(text)
     found = set()
-    for c in registry.counties():
+    for c in registry.counties(seeds_dir):
         if c.code in s or c.name_zh in s or c.short_name in s:
             found.add(c.code)
     return found
@@ -287,7 +286,7 @@ class _Parser:
         self.path = path
         self.report = Report(file_name=file_name)
         self.today = today
-        self.seeds_dir = seeds_dir  # the membership seeds: who must report, who may
+        self.seeds_dir = seeds_dir  # the registry seeds: the counties, who must report, who may
 
     def add(self, code: str, **kw) -> None:
         self.report.findings.append(finding(code, **kw))
@@ -338,13 +337,13 @@ class _Parser:
         named: dict[str, tuple[str, str]] = {}
         for fs in form_sheets.values():
             for text, cell in fs.county_texts:
-                codes = find_county(text)
+                codes = find_county(text, self.seeds_dir)
                 if len(codes) != 1:
                     self.add("meta.county", sheet=fs.sheet.name, cell=cell,
                              detail=f"“{text}”不是嘉兴市的县（市、区）" if text else "填报单位为空")
                     return
                 named.setdefault(codes.pop(), (fs.sheet.name, cell))
-        from_name = find_county(Path(self.report.file_name).stem)
+        from_name = find_county(Path(self.report.file_name).stem, self.seeds_dir)
         if len(named) > 1:
             self.add("meta.county", detail="各报表的填报单位不一致：" + "、".join(sorted(named)))
             return
@@ -417,7 +416,7 @@ class _Parser:
     def _parse_form(self, fs: _FormSheet) -> None:
         sheet, form = fs.sheet, fs.form
         if fs.header_row is None:
-            for ind in registry.form_indicators(form):
+            for ind in registry.form_indicators(form, self.seeds_dir):
                 if ind.required:
                     self.add("header.required", sheet=sheet.name, indicator=ind.code, name=ind.name_zh)
             return
@@ -429,7 +428,7 @@ class _Parser:
             data_start += 1
         factors = self._factors(sheet.name, header)
         present = {col.indicator.code for col in header.columns.values() if not col.prior}
-        for ind in registry.form_indicators(form):
+        for ind in registry.form_indicators(form, self.seeds_dir):
             if ind.required and ind.code not in present:
                 self.add("header.required", sheet=sheet.name, cell=a1(fs.header_row, 0), indicator=ind.code,
                          name=ind.name_zh)
@@ -539,7 +538,7 @@ class _Parser:
                     self.add("row.member_missing", sheet=sheet.name, town_code=town.code, label=town.name_zh)
         elif county not in rows.index:
             self.add("value.required", sheet=sheet.name, indicator="county_gdp",
-                     name=registry.form_indicators("LZ-0")[0].name_zh)
+                     name=registry.form_indicators("LZ-0", self.seeds_dir)[0].name_zh)
         self._check_parents(sheet.name, form, rows.values)
         if rows.total_row is not None and form != "LZ-0":
             self._check_total(sheet, rows.total_row, header.columns, factors, rows.values)
@@ -561,7 +560,7 @@ class _Parser:
                        code_text: str, name_text: str):
         county, period = self.report.county_code, self.report.period
         label = name_text or code_text
-        by_code = {t.code: t for t in registry.towns()}
+        by_code = registry.towns_by_code(self.seeds_dir)
         cell = a1(r, code_col if code_col is not None else (name_col or 0))
         town = None
         code_norm = normalize(code_text).upper()
@@ -572,7 +571,7 @@ class _Parser:
                 return None
         else:
             name_norm = normalize(name_text)
-            matches = [t for t in registry.towns() if t.county_code == county
+            matches = [t for t in registry.towns(self.seeds_dir) if t.county_code == county
                        and name_norm in {normalize(n) for n in (t.name_zh, *t.aliases)}]
             if len(matches) != 1:
                 self.add("row.town_unknown", sheet=sheet, cell=a1(r, name_col or 0), label=label)
@@ -618,7 +617,7 @@ class _Parser:
 
     def _check_parents(self, sheet: str, form: str, town_values: dict[str, RowValues]) -> None:
         """A sub-item above its parent, for the current values and for the 上年同期 values alike."""
-        inds = {i.code: i for i in registry.form_indicators(form)}
+        inds = {i.code: i for i in registry.form_indicators(form, self.seeds_dir)}
         for key, vals in town_values.items():
             for (code, prior), (value, cell) in vals.items():
                 parent = inds[code].parent
@@ -664,14 +663,15 @@ class _Parser:
 
 
 def parse_report(path: Path, file_name: str | None = None, today: date | None = None, *,
-                 seeds_dir: Path = SEEDS_DIR) -> Report:
+                 seeds_dir: Path | None = None) -> Report:
     """Parse and validate one file. Never raises on bad content.
 
-    `seeds_dir` holds the membership seeds (memberships, decisions, decision_actions) that
-    decide which towns must and may report; default: the project's dbt seeds."""
+    `seeds_dir` holds the registry seeds (counties, towns, indicators and the membership seeds
+    memberships, decisions, decision_actions that decide which towns must and may report);
+    default: `core.config.seeds_dir()` (TWOTOWNS_SEEDS_DIR, else the project's dbt seeds)."""
     today = today or datetime.now().date()
     try:
-        return _Parser(Path(path), file_name or Path(path).name, today, Path(seeds_dir)).run()
+        return _Parser(Path(path), file_name or Path(path).name, today, registry.folder(seeds_dir)).run()
     except Exception as exc:  # a parser bug must still give the county an answer, not a crash
         report = Report(file_name=file_name or Path(path).name)
         report.findings.append(finding("file.unreadable", detail=f"内部解析错误（{type(exc).__name__}），已通知数据团队"))

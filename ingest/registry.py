@@ -1,7 +1,9 @@
 """The registry and the indicator catalogue, read from the project's dbt seeds.
 
 The seeds are the single source of truth: dbt loads them into the warehouse and
-ingest validates against the same files, so the two can never disagree.
+ingest validates against the same files, so the two can never disagree. Every reader
+takes the seeds folder; without one it is `core.config.seeds_dir()` (TWOTOWNS_SEEDS_DIR,
+else dbt_project/seeds), read when called. The caches are keyed by the folder.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from core.config import SEEDS_DIR
+from core.config import seeds_dir as configured_seeds_dir
 from ingest.membership import Membership, memberships_on
 
 FORMS = ("LZ-0", "LZ-1", "LZ-2")
@@ -50,15 +52,24 @@ class Town:
     programme: str
 
 
-def _read(name: str, seeds_dir: Path = SEEDS_DIR) -> list[dict[str, str]]:
-    with open(seeds_dir / name, encoding="utf-8-sig", newline="") as f:
+def folder(seeds_dir: Path | str | None = None) -> Path:
+    """The seeds folder to read: the one given, else the configured one (core.config.seeds_dir)."""
+    return Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+
+
+def _read(name: str, seeds_dir: Path | None = None) -> list[dict[str, str]]:
+    with open(folder(seeds_dir) / name, encoding="utf-8-sig", newline="") as f:
         return list(csv.DictReader(f))
 
 
+def indicators(seeds_dir: Path | None = None) -> tuple[Indicator, ...]:
+    return _indicators(folder(seeds_dir))
+
+
 @functools.cache
-def indicators() -> tuple[Indicator, ...]:
+def _indicators(seeds_dir: Path) -> tuple[Indicator, ...]:
     out = []
-    for r in _read("indicators.csv"):
+    for r in _read("indicators.csv", seeds_dir):
         units = {}
         for pair in r["accepted_units"].split("|"):
             unit, factor = pair.rsplit(":", 1)
@@ -73,42 +84,69 @@ def indicators() -> tuple[Indicator, ...]:
     return tuple(out)
 
 
-def form_indicators(form: str) -> tuple[Indicator, ...]:
-    return tuple(i for i in indicators() if i.form == form)
+def form_indicators(form: str, seeds_dir: Path | None = None) -> tuple[Indicator, ...]:
+    return tuple(i for i in indicators(seeds_dir) if i.form == form)
+
+
+def counties(seeds_dir: Path | None = None) -> tuple[County, ...]:
+    return _counties(folder(seeds_dir))
 
 
 @functools.cache
-def counties() -> tuple[County, ...]:
-    return tuple(County(r["county_code"], r["name_zh"], r["short_name"]) for r in _read("counties.csv"))
+def _counties(seeds_dir: Path) -> tuple[County, ...]:
+    return tuple(County(r["county_code"], r["name_zh"], r["short_name"]) for r in _read("counties.csv", seeds_dir))
+
+
+def towns(seeds_dir: Path | None = None) -> tuple[Town, ...]:
+    return _towns(folder(seeds_dir))
 
 
 @functools.cache
-def towns() -> tuple[Town, ...]:
+def _towns(seeds_dir: Path) -> tuple[Town, ...]:
     return tuple(
         Town(r["town_code"], r["county_code"], r["name_zh"],
              tuple(a for a in r["aliases"].split("|") if a), r["unit_kind"])
-        for r in _read("towns.csv")
+        for r in _read("towns.csv", seeds_dir)
     )
 
 
+def towns_by_code(seeds_dir: Path | None = None) -> dict[str, Town]:
+    """Every town of the registry by its code (one dict per seeds folder, built once)."""
+    return _towns_by_code(folder(seeds_dir))
+
+
+@functools.cache
+def _towns_by_code(seeds_dir: Path) -> dict[str, Town]:
+    return {t.code: t for t in _towns(seeds_dir)}
+
+
+@functools.cache
+def _towns_of_county(seeds_dir: Path) -> dict[str, tuple[Town, ...]]:
+    out: dict[str, list[Town]] = {}
+    for t in _towns(seeds_dir):
+        out.setdefault(t.county_code, []).append(t)
+    return {county: tuple(ts) for county, ts in out.items()}
+
+
 def membership_on(town_code: str, at: date, programme: str | None = None,
-                  seeds_dir: Path = SEEDS_DIR) -> Membership | None:
+                  seeds_dir: Path | None = None) -> Membership | None:
     """The town's membership (tier, list) in force on `at` (of `programme` if given), None if it is no member.
 
     A town is on one list of a programme at a time; should the registry ever overlap
     two, the one joined last is its membership."""
-    found = [m for m in memberships_on(at, seeds_dir)
+    found = [m for m in memberships_on(at, folder(seeds_dir))
              if m.town_code == town_code and programme in (None, m.programme)]
     return max(found, key=lambda m: m.valid_from) if found else None
 
 
-def members(county_code: str, programme: str, at: date, seeds_dir: Path = SEEDS_DIR) -> list[Town]:
+def members(county_code: str, programme: str, at: date, seeds_dir: Path | None = None) -> list[Town]:
     """Towns of the county that are members of the programme on date `at`, sorted by code.
 
     Membership is the dbt macro members_on (ingest/membership.py): the registry's lists
     less those a recorded decision has ended; `seeds_dir` holds the seeds it reads."""
-    codes = {m.town_code for m in memberships_on(at, seeds_dir) if m.programme == programme}
-    return sorted((t for t in towns() if t.county_code == county_code and t.code in codes), key=lambda t: t.code)
+    seeds = folder(seeds_dir)
+    codes = {m.town_code for m in memberships_on(at, seeds) if m.programme == programme}
+    return sorted((t for t in _towns_of_county(seeds).get(county_code, ()) if t.code in codes), key=lambda t: t.code)
 
 
 @functools.cache
@@ -116,9 +154,9 @@ def _policy_parameters(seeds_dir: Path) -> tuple[dict[str, str], ...]:
     return tuple(_read("policy_parameters.csv", seeds_dir))
 
 
-def policy_parameter(parameter: str, year: int, seeds_dir: Path = SEEDS_DIR) -> Decimal | None:
+def policy_parameter(parameter: str, year: int, seeds_dir: Path | None = None) -> Decimal | None:
     """The value of a policy parameter (seed policy_parameters) for a year, None if no row covers the year."""
-    for r in _policy_parameters(Path(seeds_dir)):
+    for r in _policy_parameters(folder(seeds_dir)):
         if r["parameter"] == parameter and int(r["valid_from_year"]) <= year <= int(r["valid_to_year"]):
             return Decimal(r["value"])
     return None

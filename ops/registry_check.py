@@ -90,7 +90,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core.config import SEEDS_DIR
+from core.config import seeds_dir as configured_seeds_dir
 from ingest import membership
 from ingest.membership import Membership
 
@@ -766,7 +766,7 @@ class Context:
     @classmethod
     def load(cls, seeds_dir: Path, today: date | None = None) -> Context:
         def read(name: str) -> list[dict]:
-            path = seeds_dir / name if (seeds_dir / name).is_file() else SEEDS_DIR / name
+            path = seeds_dir / name if (seeds_dir / name).is_file() else configured_seeds_dir() / name
             with open(path, encoding="utf-8-sig", newline="") as f:
                 return [{k: (v or "").strip() or None for k, v in r.items()} for r in csv.DictReader(f)]
 
@@ -1024,14 +1024,14 @@ def _evaluate(conn, after: State, seeds_dir: Path, today: date | None) -> tuple[
     return before, published, findings, changes, effect, notes
 
 
-def check(seeds_dir: Path = SEEDS_DIR, url: str | None = None, today: date | None = None) -> Report:
+def check(seeds_dir: Path | None = None, url: str | None = None, today: date | None = None) -> Report:
     """Check the registry seeds of `seeds_dir` against the warehouse at `url` (default: WAREHOUSE_URL
     or the embedded one); raises CheckError when the check cannot run."""
     import psycopg
 
     from core.warehouse import connect, warehouse_url
 
-    seeds_dir = Path(seeds_dir)
+    seeds_dir = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
     after = read_seeds(seeds_dir)
     url = url or warehouse_url()
     try:
@@ -1051,7 +1051,7 @@ def check(seeds_dir: Path = SEEDS_DIR, url: str | None = None, today: date | Non
 def main(args) -> int:
     """`python -m ops registry check`: 0 no errors, 1 errors, 2 the check could not run."""
     try:
-        report = check(Path(args.seeds) if args.seeds else SEEDS_DIR)
+        report = check(Path(args.seeds) if args.seeds else None)
     except CheckError as exc:
         print(f"python -m ops registry check: {exc}", file=sys.stderr)
         return 2

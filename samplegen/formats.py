@@ -13,13 +13,13 @@ import openpyxl
 _FORM = re.compile(r"LZ-[012]")
 
 
-def _sheets(xlsx: Path):
-    wb = openpyxl.load_workbook(xlsx)
+def _sheets(xlsx: Path | openpyxl.Workbook):
+    wb = xlsx if isinstance(xlsx, openpyxl.Workbook) else openpyxl.load_workbook(xlsx)
     return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
 
 
-def to_xls(xlsx: Path, out: Path) -> Path:
-    """Write the workbook as Excel 97-2003 (.xls), the format WPS and old Excel save."""
+def to_xls(xlsx: Path | openpyxl.Workbook, out: Path) -> Path:
+    """Write the workbook (a file, or one in memory) as Excel 97-2003 (.xls), the format WPS and old Excel save."""
     import xlwt
 
     book = xlwt.Workbook(encoding="utf-8")
@@ -33,9 +33,10 @@ def to_xls(xlsx: Path, out: Path) -> Path:
     return out
 
 
-def to_csv_forms(xlsx: Path, out_dir: Path, *, encoding: str = "utf-8", delimiter: str = ",",
-                 bom: bool = False) -> list[Path]:
-    """One CSV per form sheet, named `<stem>_<form>.csv`; the title block stays in the first lines."""
+def to_csv_forms(xlsx: Path | openpyxl.Workbook, out_dir: Path, *, encoding: str = "utf-8", delimiter: str = ",",
+                 bom: bool = False, stem: str | None = None) -> list[Path]:
+    """One CSV per form sheet, named `<stem>_<form>.csv` (stem: the file's, or given for a workbook in
+    memory); the title block stays in the first lines."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for title, rows in _sheets(xlsx):
@@ -49,7 +50,7 @@ def to_csv_forms(xlsx: Path, out_dir: Path, *, encoding: str = "utf-8", delimite
         data = buf.getvalue().encode(encoding)
         if bom and encoding.lower().replace("-", "") == "utf8":
             data = b"\xef\xbb\xbf" + data
-        path = out_dir / f"{xlsx.stem}_{m.group(0)}.csv"
+        path = out_dir / f"{stem or Path(xlsx).stem}_{m.group(0)}.csv"
         path.write_bytes(data)
         paths.append(path)
     return paths

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from core.config import SEEDS_DIR
+from core.config import seeds_dir as configured_seeds_dir
 from samplegen.periods import Period
 from samplegen.plan import PRIOR_INDICATORS, YI_YUAN, Submission, plan_submissions, prior_layout, prior_revisions
 from samplegen.registry import Registry, load_registry
@@ -62,15 +62,24 @@ class Sample:
         return report
 
 
+def _folder(seeds_dir: Path | None) -> Path:
+    return Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+
+
+def load_sample(seeds_dir: Path | None = None) -> Sample:
+    """Registry, latent values and file plan (deterministic, cached per seeds folder;
+    default `core.config.seeds_dir()`)."""
+    return _load_sample(_folder(seeds_dir))
+
+
 @lru_cache(maxsize=4)
-def load_sample(seeds_dir: Path = SEEDS_DIR) -> Sample:
-    """Registry, latent values and file plan (deterministic, cached per seeds folder)."""
+def _load_sample(seeds_dir: Path) -> Sample:
     registry = load_registry(seeds_dir)
     return Sample(registry, build_values(registry), tuple(plan_submissions(registry)))
 
 
 def truth(county_code: str, year: int, quarter: int,
-          seeds_dir: Path = SEEDS_DIR) -> dict[TruthKey, Number | None]:
+          seeds_dir: Path | None = None) -> dict[TruthKey, Number | None]:
     """Canonical values (万元, %, counts) a correct parser reads from the county's clean report.
 
     Keys are (form, town code or None for LZ-0, indicator code). For the
@@ -78,23 +87,23 @@ def truth(county_code: str, year: int, quarter: int,
     for the county-quarter written in 亿元 the money values are whole 万元
     (exactly what 4 decimals of 亿元 can state).
     """
-    sample = load_sample(Path(seeds_dir))
+    sample = load_sample(seeds_dir)
     return truth_of(sample.clean_report(county_code, Period(year, quarter)))
 
 
 def prior_truth(county_code: str, year: int, quarter: int,
-                seeds_dir: Path = SEEDS_DIR) -> dict[TruthKey, Number | None]:
+                seeds_dir: Path | None = None) -> dict[TruthKey, Number | None]:
     """The 上年同期 values (canonical units) a correct parser reads beside the current values of the
     county's report, keyed like `truth`; empty when the county writes no 上年同期 columns."""
-    sample = load_sample(Path(seeds_dir))
+    sample = load_sample(seeds_dir)
     return prior_truth_of(sample.clean_report(county_code, Period(year, quarter)))
 
 
-def generate(out_dir: Path, seeds_dir: Path = SEEDS_DIR) -> list[SampleFile]:
+def generate(out_dir: Path, seeds_dir: Path | None = None) -> list[SampleFile]:
     """Write every sample workbook and expected.json into out_dir (flat); sorted by receipt time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sample = load_sample(Path(seeds_dir))
+    sample = load_sample(seeds_dir)
     files: list[SampleFile] = []
     for submission in sample.submissions:
         style = Presentation(

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from core.config import SEEDS_DIR
+from core.config import seeds_dir as configured_seeds_dir
 from ingest.membership import memberships_on
 from samplegen.periods import Period
 
@@ -133,7 +134,9 @@ def _date(text: str) -> date | None:
     return date.fromisoformat(text) if text.strip() else None
 
 
-def load_registry(seeds_dir: Path = SEEDS_DIR) -> Registry:
+def load_registry(seeds_dir: Path | None = None) -> Registry:
+    """The registry of `seeds_dir` (default `core.config.seeds_dir()`)."""
+    seeds_dir = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
     counties = tuple(
         County(row["county_code"], row["name_zh"], row["short_name"])
         for row in _read(seeds_dir / "counties.csv")
