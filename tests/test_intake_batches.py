@@ -287,6 +287,7 @@ def test_county_reports_over_the_city_sample_gives_the_same_submissions(airflow,
     previous, os.environ["WAREHOUSE_URL"] = os.environ.get("WAREHOUSE_URL"), url
     inbox = config.inbox_dir()
     try:
+        inbox.mkdir(parents=True, exist_ok=True)
         for old in inbox.glob("*"):
             old.unlink()
         for e in expected:
