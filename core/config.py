@@ -72,3 +72,16 @@ def seeds_dir() -> Path:
 
 def sample_dir() -> Path:
     return _path_setting("TWOTOWNS_SAMPLE_DIR", SAMPLE_DIR_DEFAULT)
+
+
+def intake_batch_files() -> int:
+    """How many inbox files one county_reports batch (one mapped task) takes at most, whole counties
+    only: a county with more files than this is a batch of its own (a county is never split). The
+    listing raises it when the inbox would otherwise need more than `intake_max_batches()` batches."""
+    return max(1, int(os.environ.get("TWOTOWNS_INTAKE_BATCH_FILES", "50")))
+
+
+def intake_max_batches() -> int:
+    """The most batches (mapped tasks) one county_reports run makes; never above Airflow's
+    max_map_length default (1,024)."""
+    return max(1, min(1024, int(os.environ.get("TWOTOWNS_INTAKE_MAX_BATCHES", "1024"))))

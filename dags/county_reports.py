@@ -1,9 +1,12 @@
 """County reports: every new file in the inbox is received, checked, landed and loaded.
 
-One mapped task per file; the files are taken oldest first, one at a time, so a
-corrected report is always versioned after the report it corrects and the
-cross-period checks see the previous quarter. Emits `raw_county_reports` with the
-periods that changed in its extra; `warehouse_build` is scheduled on it.
+The inbox is listed oldest first; its files are grouped by the county their title block names
+and whole counties are packed into batches (at most 1,024; `ingest.inbox.plan_batches`), one
+mapped task each, so different counties run in parallel on as many workers as there are. In a
+batch a county's files are decided in receipt order (a corrected report is versioned after the
+report it corrects; the cross-period checks see the previous quarter). A file that raised stays in
+the inbox and fails its batch's task after the others were decided. Emits `raw_county_reports`
+with the periods that changed in its extra; `warehouse_build` is scheduled on it.
 """
 
 from __future__ import annotations
@@ -33,25 +36,29 @@ def county_reports():
 
         return pending_files()
 
-    @task(max_active_tis_per_dag=1, map_index_template="{{ file_name }}")
-    def receive_file(path: str) -> dict:
-        """Idempotent: the same bytes again are a duplicate; a file already taken is `gone`."""
-        from pathlib import Path
+    @task(execution_timeout=timedelta(minutes=5))
+    def batches(paths: list[str]) -> list[list[str]]:
+        """Whole counties per batch, receipt order kept (reads only each file's title block)."""
+        from ingest.inbox import plan_batches
 
+        return plan_batches(list(paths))
+
+    @task(map_index_template="{{ batch_label }}", execution_timeout=timedelta(minutes=60))
+    def receive_batch(paths: list[str]) -> list[dict]:
+        """Idempotent: the same bytes again are a duplicate; a file already taken is `gone`."""
         from airflow.sdk import get_current_context
 
-        from ingest.inbox import receive
+        from ingest.inbox import batch_label, check_batch, receive_batch
 
-        get_current_context()["file_name"] = Path(path).name  # names the mapped task in the UI
-
-        return receive(path)
+        get_current_context()["batch_label"] = batch_label(paths)  # names the mapped task in the UI
+        return check_batch(receive_batch(paths))
 
     @task(outlets=[RAW_REPORTS])
-    def announce(results: list[dict], *, outlet_events=None) -> dict:
+    def announce(results: list[list[dict]], *, outlet_events=None) -> dict:
         """Emit the asset event (with the periods that changed) only if something was loaded."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        results = list(results)  # one pass over the mapped results
+        results = [r for batch in results for r in batch]  # one pass over the mapped results
         accepted = [r for r in results if r.get("status") == "accepted"]
         summary = {
             "received": len(results),
@@ -66,7 +73,7 @@ def county_reports():
         outlet_events[RAW_REPORTS].extra = summary
         return summary
 
-    announce(receive_file.expand(path=list_inbox()))
+    announce(receive_batch.expand(paths=batches(list_inbox())))
 
 
 county_reports()

@@ -13,6 +13,16 @@
 4. A refused file is copied to quarantine with its findings; every submission
    gets a feedback report in the county's outbox.
 
+`submit_batch(files)` does this for many files at once, paying the per-batch costs once (one
+connection, the schema check, the prepared GX checkpoint) and taking them in *waves*
+(`waves`): wave k is the k-th file of every county of the batch, so a county's files are decided
+one after the other in receipt order while different counties go side by side. Per wave: archive
+and duplicate check per file; parse, file-level and history checks per file; load each file
+without errors as a pending submission; ONE audit call over all the wave's pending submissions;
+then each submission decided in its own transaction; quarantine and feedback per file. A file whose
+handling raises is an "error" result (it stays pending if it was loaded, never current); the
+others go on. `submit(path)` is the batch of one and raises such an error, as it always did.
+
 No SQL is ever built from file contents: values travel as parameters or COPY data.
 """
 
@@ -20,10 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +47,7 @@ from ingest.findings import ERROR, WARNING, Finding, count, finding
 from ingest.history import history_findings
 from ingest.parse import Report, parse_report
 
+log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SCHEMA_SQL = Path(__file__).parent / "sql" / "warehouse.sql"
 _ALLOWED_SUFFIXES = {".xlsx", ".xls", ".csv"}
@@ -42,8 +55,8 @@ _ALLOWED_SUFFIXES = {".xlsx", ".xls", ".csv"}
 
 @dataclass
 class SubmitResult:
-    submission_id: int
-    status: str  # accepted | refused | duplicate (submission_id is then the original's)
+    submission_id: int | None  # None only for an error before the file was recorded
+    status: str  # accepted | refused | duplicate (submission_id is then the original's) | error
     file_sha256: str
     file_name: str
     county_code: str | None
@@ -54,6 +67,8 @@ class SubmitResult:
     feedback_paths: list[Path] = field(default_factory=list)
     quarantine_path: Path | None = None
     missing_forms: list[str] = field(default_factory=list)  # the county's report is incomplete without these
+    error: str | None = None  # status "error": what went wrong (the file stays in the inbox)
+    exception: Exception | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -65,7 +80,33 @@ class SubmitResult:
             "feedback": [str(p) for p in self.feedback_paths],
             "quarantine": str(self.quarantine_path) if self.quarantine_path else None,
             "missing_forms": self.missing_forms,
-        }
+        } | ({"error": self.error} if self.status == "error" else {})
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A file to receive: its bytes, the name to show (default: the path's), when it arrived
+    (default: its modification time, `receipt_time`)."""
+
+    path: Path
+    file_name: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass
+class _Work:
+    """One file on its way through a wave of `submit_batch`."""
+
+    path: Path
+    name: str
+    received_at: datetime | None
+    sha: str = ""
+    archived: Path | None = None
+    report: Report | None = None
+    findings: list[Finding] = field(default_factory=list)
+    sid: int | None = None
+    rows: int = 0
+    result: SubmitResult | None = None
 
 
 def safe_display_name(name: str) -> str:
@@ -125,69 +166,180 @@ def ensure_schema(conn) -> None:
 
 def submit(path: Path, *, file_name: str | None = None, received_at: datetime | None = None,
            conn=None, write_feedback: bool = True, audit=None) -> SubmitResult:
-    """Receive one file: archive it, validate it, and land/load it in one transaction."""
-    from core.warehouse import connect
+    """Receive one file: archive it, validate it, and land/load it (the batch of one).
 
-    path = Path(path)
-    name = safe_display_name(file_name or path.name)
-    received_at = received_at or receipt_time(path)
-    sha, archived = archive(path, name)
-    own = conn is None
-    conn = conn or connect(autocommit=True)
-    if not conn.autocommit:
-        raise ValueError("submit() needs an autocommit connection: it manages its own transactions")
-    try:
-        ensure_schema(conn)
-        result = _land(conn, archived, sha, name, received_at, audit)
-    finally:
-        if own:
-            conn.close()
-    if result.status == "refused":
-        result.quarantine_path = _quarantine(archived, sha, name, result)
-    if write_feedback:
-        from ingest.feedback import write_feedback as _write
-
-        result.feedback_paths = _write(result, received_at)
+    `audit(conn, submission_id) -> list[Finding]` audits one pending submission (e.g.
+    expectations.submission.audit_submission). An internal error is raised, as it always was."""
+    per_batch = None if audit is None else (lambda c, sids: {sid: audit(c, sid) for sid in sids})
+    [result] = submit_batch([Incoming(Path(path), file_name, received_at)], conn=conn,
+                            write_feedback=write_feedback, audit=per_batch)
+    if result.status == "error":
+        raise result.exception
     return result
 
 
-def _land(conn, archived: Path, sha: str, name: str, received_at: datetime, audit=None) -> SubmitResult:
-    duplicate = _duplicate_of(conn, archived, sha, name, received_at)
-    if duplicate is not None:
-        return duplicate
-    report = parse_report(archived, name)
-    findings = list(report.findings)
-    late = deadline = None
+def submit_batch(files: Sequence[Incoming | Path | str], *, conn=None, write_feedback: bool = True,
+                 audit=None) -> list[SubmitResult]:
+    """Receive many files with one connection and one schema check, in waves (see `waves`): one
+    result per file, in the order given (which should be receipt order).
+
+    `audit(conn, submission_ids) -> {submission_id: [Finding]}` audits all pending submissions of a
+    wave at once. A file whose handling raised an Exception gets status "error" (message in
+    `error`, the exception in `exception`); the others go on. BaseException (a kill) propagates."""
+    from core.warehouse import connect
+
+    items = [f if isinstance(f, Incoming) else Incoming(Path(f)) for f in files]
+    works = [_Work(Path(it.path), safe_display_name(it.file_name or Path(it.path).name), it.received_at)
+             for it in items]
+    own = conn is None
+    conn = conn or connect(autocommit=True)
+    try:
+        if not conn.autocommit:
+            raise ValueError("submit() needs an autocommit connection: it manages its own transactions")
+        ensure_schema(conn)
+        for wave in waves(works, _county_of if len(works) > 1 else lambda w: None):
+            _run_wave(conn, wave, audit, write_feedback)
+    finally:
+        if own:
+            conn.close()
+    return [w.result for w in works]
+
+
+def waves(items: list, county_of) -> list[list]:
+    """Wave k holds the k-th item of every county (in the order given): a county's files are
+    handled one after the other (a correction after the report it corrects, Q3 after Q2, so the
+    cross-period checks see the earlier quarter), different counties side by side. Items of no
+    known county (None) are one group: one per wave (they might even be the same bytes)."""
+    groups: dict[str | None, list] = {}
+    for item in items:
+        groups.setdefault(county_of(item), []).append(item)
+    depth = max((len(g) for g in groups.values()), default=0)
+    return [[g[k] for g in groups.values() if k < len(g)] for k in range(depth)]
+
+
+def _county_of(work: _Work) -> str | None:
+    from ingest.parse import sniff_county
+
+    return sniff_county(work.path, work.name)
+
+
+def _run_wave(conn, wave: list[_Work], audit, write_feedback: bool) -> None:
+    """The phases of one wave; each file's problems stay its own (see `_each`)."""
+    live = _each(wave, lambda w: _receive(conn, w))
+    live = _each(live, lambda w: _validate(conn, w))
+    live = _each(live, lambda w: _load_pending(conn, w))
+    if audit is not None and live:
+        live = _audit_wave(conn, live, audit)
+    _each(live, lambda w: _decide_work(conn, w))
+    for w in wave:
+        if w.result is not None and w.result.status != "error":
+            _each([w], lambda w: _answer(w, write_feedback), keep_result=True)
+
+
+def _each(works: list[_Work], step, *, keep_result: bool = False) -> list[_Work]:
+    """Run `step` on each work not decided yet; an Exception makes that file's result an error
+    (logged) and never stops the others. Returns the works still undecided."""
+    for w in works:
+        if w.result is not None and not keep_result:
+            continue
+        try:
+            step(w)
+        except Exception as exc:
+            log.exception("intake: %s failed: %s", w.name, exc)
+            w.result = _error_result(w, exc)
+    return [w for w in works if w.result is None]
+
+
+def _error_result(w: _Work, exc: Exception) -> SubmitResult:
+    report = w.report
+    return SubmitResult(w.sid, "error", w.sha, w.name, report.county_code if report else None,
+                        str(report.period) if report and report.period else None, None, 0,
+                        error=f"{type(exc).__name__}: {exc}", exception=exc)
+
+
+def _receive(conn, w: _Work) -> None:
+    """Archive the bytes; a byte-identical file received before is decided here (duplicate)."""
+    w.received_at = w.received_at or receipt_time(w.path)
+    w.sha, w.archived = archive(w.path, w.name)
+    w.result = _duplicate_of(conn, w.archived, w.sha, w.name, w.received_at)
+
+
+def _validate(conn, w: _Work) -> None:
+    """Parse, file-level and history checks; a file with errors is recorded refused at once."""
+    report = w.report = parse_report(w.archived, w.name)
+    w.findings = list(report.findings)
     if report.county_code and report.period:
-        deadline = report.period.deadline
-        late = received_at.astimezone(LOCAL_TZ).date() > deadline
-        findings += history_findings(conn, report)  # all problems at once, not one round per fix
-        if late:
-            findings.append(finding("submission.late",
-                                    received=received_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
-                                    deadline=deadline.isoformat()))
-    year = report.period.year if report.period else None
-    quarter = report.period.quarter if report.period else None
-    period = str(report.period) if report.period else None
-    fields = (sha, name, received_at, report.county_code, year, quarter, report.forms, deadline, late, report.metadata)
-    if any(f.severity == ERROR for f in findings):
+        w.findings += history_findings(conn, report)  # all problems at once, not one round per fix
+        received = w.received_at.astimezone(LOCAL_TZ)
+        if received.date() > report.period.deadline:
+            w.findings.append(finding("submission.late", received=received.strftime("%Y-%m-%d %H:%M"),
+                                      deadline=report.period.deadline.isoformat()))
+    if any(f.severity == ERROR for f in w.findings):
         with conn.transaction():
-            sid = _insert_submission(conn, *fields, status="refused")
-            _record_findings(conn, sid, findings)
-        return SubmitResult(sid, "refused", sha, name, report.county_code, period, None, 0, findings)
+            sid = _insert_submission(conn, *_fields(w), status="refused")
+            _record_findings(conn, sid, w.findings)
+        w.sid = sid
+        w.result = SubmitResult(sid, "refused", w.sha, w.name, report.county_code, _period(report), None, 0,
+                                w.findings)
 
-    # Phase 1: load the values as a pending submission (never current, whatever happens next).
+
+def _fields(w: _Work) -> tuple:
+    r = w.report
+    deadline = r.period.deadline if r.county_code and r.period else None
+    late = None if deadline is None else w.received_at.astimezone(LOCAL_TZ).date() > deadline
+    return (w.sha, w.name, w.received_at, r.county_code, r.period.year if r.period else None,
+            r.period.quarter if r.period else None, r.forms, deadline, late, r.metadata)
+
+
+def _period(report: Report) -> str | None:
+    return str(report.period) if report.period else None
+
+
+def _load_pending(conn, w: _Work) -> None:
+    """Load the values as a pending submission (never current, whatever happens next)."""
     with conn.transaction():
-        sid = _insert_submission(conn, *fields, status="pending")
-        rows = _copy_values(conn, sid, sha, report)
-    # Phase 2: audit the loaded rows in the database together with the accepted history.
-    if audit is not None:
-        from expectations.submission import new_findings
+        sid = _insert_submission(conn, *_fields(w), status="pending")
+        w.rows = _copy_values(conn, sid, w.sha, w.report)
+    w.sid = sid
 
-        findings += new_findings(findings, audit(conn, sid))  # what the file-level checks said stays said once
-    # Phase 3: decide in one step: accepted (with its version) or refused (values removed).
-    return _decide(conn, sid, report, findings, rows, SubmitResult(sid, "", sha, name, report.county_code, period,
-                                                                    None, 0, findings))
+
+def _audit_wave(conn, live: list[_Work], audit) -> list[_Work]:
+    """ONE audit call over the wave's pending submissions; if it raises, each submission is audited
+    alone so that only the one at fault is an error (it stays pending, never current)."""
+    from expectations.submission import new_findings
+
+    try:
+        found = audit(conn, [w.sid for w in live])
+    except Exception as exc:
+        if len(live) == 1:
+            log.exception("intake: the audit of %s failed: %s", live[0].name, exc)
+            live[0].result = _error_result(live[0], exc)
+            return []
+        log.warning("intake: the audit of submissions %s raised; auditing them one by one",
+                    [w.sid for w in live], exc_info=True)
+        found = {}
+        _each(live, lambda w: found.update(audit(conn, [w.sid])))
+    for w in live:
+        if w.result is None:  # what the file-level checks said stays said once
+            w.findings += new_findings(w.findings, list(found.get(w.sid, [])))
+    return [w for w in live if w.result is None]
+
+
+def _decide_work(conn, w: _Work) -> None:
+    r = w.report
+    w.result = _decide(conn, w.sid, r, w.findings, w.rows,
+                       SubmitResult(w.sid, "", w.sha, w.name, r.county_code, _period(r), None, 0, w.findings))
+
+
+def _answer(w: _Work, write_feedback: bool) -> None:
+    """Quarantine a refused file; every decided file gets its feedback in the county's outbox."""
+    result = w.result
+    if result.status == "refused":
+        result.quarantine_path = _quarantine(w.archived, w.sha, w.name, result)
+    if write_feedback:
+        from ingest.feedback import write_feedback as _write
+
+        result.feedback_paths = _write(result, w.received_at)
 
 
 def _duplicate_of(conn, archived: Path, sha: str, name: str, received_at: datetime) -> SubmitResult | None:

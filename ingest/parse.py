@@ -662,6 +662,29 @@ class _Parser:
                     pass
 
 
+_SNIFF_ROWS = 10
+
+
+def sniff_county(path: Path, file_name: str | None = None) -> str | None:
+    """The county code the file's title block names (填报单位 on its form sheets), read cheaply
+    (the first rows only), for grouping files before they are parsed; None when the file cannot be
+    read or its sheets name no county, or more than one. Never reads the file name (which the
+    parser checks against the title block) and never raises. Whatever it says, the parser decides."""
+    name = file_name or Path(path).name
+    try:
+        from ingest.reader import read_head
+
+        codes: set[str] = set()
+        for sheet in read_head(Path(path), name, _SNIFF_ROWS):
+            if sheet.hidden or _form_of(sheet, name, Path(name).suffix.lower() == ".csv") is None:
+                continue
+            for text, _cell in _labelled(_title_texts(sheet, _SNIFF_ROWS), "填报单位"):
+                codes |= find_county(text) or {""}  # a label naming no county: unknown
+        return codes.pop() if len(codes) == 1 and "" not in codes else None
+    except Exception:  # unreadable, damaged, or anything else: the file is grouped alone and parsed as usual
+        return None
+
+
 def parse_report(path: Path, file_name: str | None = None, today: date | None = None, *,
                  seeds_dir: Path | None = None) -> Report:
     """Parse and validate one file. Never raises on bad content.

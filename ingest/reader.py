@@ -66,6 +66,56 @@ def read_file(path: Path, display_name: str | None = None) -> list[Sheet]:
                      f"file type “{suffix or 'none'}” is not accepted; only .xlsx, .xls and .csv")
 
 
+def read_head(path: Path, display_name: str | None = None, rows: int = 10) -> list[Sheet]:
+    """The first `rows` rows of every sheet (the title block: 表号, 填报单位, 报告期), read cheaply;
+    raises `Unreadable` on what `read_file` would refuse as unreadable (never unpacks a zip bomb).
+    For grouping files before they are parsed; the parser still reads the whole file."""
+    name = display_name or path.name
+    suffix = Path(name).suffix.lower()
+    if path.stat().st_size > MAX_BYTES:
+        raise Unreadable("文件过大", "the file is too large")
+    if suffix == ".xlsx":
+        try:
+            with zipfile.ZipFile(path) as z:
+                unpacked = sum(i.file_size for i in z.infolist())
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook") from exc
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise Unreadable("文件解压后过大", "the workbook unpacks to more than 200 MB")
+        return _head_xlsx(path, rows)
+    if suffix == ".xls":
+        return [Sheet(s.name, s.rows[:rows], s.hidden) for s in _read_xls(path)]
+    if suffix == ".csv":
+        with open(path, "rb") as f:
+            data = f.read(64 * 1024)
+        text = _decode(data[: data.rfind(b"\n") + 1] or data)
+        sample = "\n".join(text.split("\n", 5)[:5])
+        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","  # as _read_csv decides
+        recs = list(csv.reader(io.StringIO(text), delimiter=delimiter))[:rows]
+        return [Sheet(Path(name).stem, _trim([[Cell(v if v.strip() else None) for v in r[:MAX_COLS]] for r in recs]))]
+    raise Unreadable("不接受的文件类型", "file type not accepted")
+
+
+def _head_xlsx(path: Path, rows: int) -> list[Sheet]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        metadata = {m.name: m for m in wb.sheets_metadata}
+        sheets = []
+        for name in wb.sheet_names:
+            meta = metadata.get(name)
+            if meta is not None and "WorkSheet" not in str(meta.typ):
+                continue
+            hidden = meta is not None and "Visible" not in str(meta.visible).split(".")[-1]
+            head = wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=rows)
+            sheets.append(Sheet(name, _trim([[Cell(None if v == "" else v) for v in r[:MAX_COLS]] for r in head]),
+                                hidden=hidden))
+        return sheets
+    except Exception as exc:  # calamine raises its own error types on corrupt files
+        raise Unreadable("文件已损坏或不是 Excel 工作簿", f"not a readable workbook ({type(exc).__name__})") from exc
+
+
 def _check_rows(name: str, n: int) -> None:
     if n > MAX_ROWS:
         raise Unreadable(f"工作表“{name}”超过 {MAX_ROWS} 行上限", f"sheet “{name}” has more than {MAX_ROWS} rows")

@@ -66,8 +66,9 @@ def test_assets_connect_ingest_to_the_warehouse_to_the_publication(airflow):
     assert outlets("warehouse_build") == {MARTS.name}
     assert inlets("nightly_publish") == {MARTS.name} and outlets("nightly_publish") == {PUBLICATION.name}
     assert inlets("quarterly_bulletin") == {PUBLICATION.name}
-    receive = airflow.get_dag("county_reports").get_task("receive_file")
-    assert receive.max_active_tis_per_dag == 1  # files oldest first, one at a time
+    receive = airflow.get_dag("county_reports").get_task("receive_batch")
+    # batches of whole counties run side by side; the order inside a county is kept within its batch
+    assert receive.max_active_tis_per_dag is None and receive.pool == "default_pool"
 
 
 HEAVY = ("great_expectations", "dbt", "cosmos", "pandas", "pyarrow", "psycopg", "openpyxl", "python_calamine",
