@@ -1,6 +1,7 @@
 """Throughput of the GX audits: rows validated per second, on the sample and on an enlarged copy.
 
-    python -m expectations.bench [--factor 100] [--submissions 20] [--json]
+    python -m expectations.bench [--factor 100] [--submissions 20] [--batch 24] [--new-share 0.025]
+                                 [--no-warehouse] [--json]
 
 Works in a scratch database `<warehouse db>_gxbench` on the same server (dropped
 and made again): loads the sample reports, builds the marts with dbt, and
@@ -8,8 +9,15 @@ measures
 
 - the submission audit: a pending copy of an accepted report is audited against
   the accepted history (what ingest does for every file), per submission;
+- the batched submission audit: `--batch` pending copies audited in ONE
+  `audit_batch` call (values/s) against the same copies audited one by one;
 - the raw audit (every current value at once, before dbt) and the warehouse
   audit (all marts, after dbt);
+- the raw gate (expectations.gate.run_raw_gate, Data Docs built as in the DAG):
+  after a passed gate, the newest submissions holding `--new-share` of the
+  rows are taken out of the watermark (what a new quarter brings: at nation
+  scale 475k of 19M values, 2.5%) and the incremental gate runs; then the full
+  gate. Reported as raw rows in the table / wall time (gx_raw_rows_per_s);
 
 then appends `factor - 1` copies of the whole history (years shifted) and of
 the marts (shifted alike: rebuilding them with dbt at that size is a dbt
@@ -65,6 +73,66 @@ def _measure_submissions(url: str, n: int) -> dict:
             "rows_per_s": round(sum(rows) / sum(times), 1)}
 
 
+def _measure_batch(url: str, n: int) -> dict:
+    """`n` pending copies of the newest accepted reports: one audit_batch call vs one audit per copy."""
+    from core.warehouse import connect
+    from expectations import sampledata
+    from expectations.submission import audit_batch, audit_submission, prepared_for
+
+    prepared_for(url)  # setup, once per process (as ingest: Data Docs built)
+    with connect(url, autocommit=True) as conn:
+        bases = [r[0] for r in conn.execute(
+            "select submission_id from landing.submissions where status = 'accepted' "
+            "order by year desc, quarter desc, county_code, version desc limit %s", (n,)).fetchall()]
+        copies = [sampledata.pending_copy(conn, bases[i % len(bases)]) for i in range(n)]
+        try:
+            values = conn.execute("select count(*) from raw.report_values where submission_id = any(%s)",
+                                  (copies,)).fetchone()[0]
+            t = time.monotonic()
+            batch = audit_batch(conn, copies)
+            batch_s = time.monotonic() - t
+            t = time.monotonic()
+            single = {sid: audit_submission(conn, sid) for sid in copies}
+            single_s = time.monotonic() - t
+        finally:
+            sampledata.discard_many(conn, copies)
+    same = all(sorted(map(repr, batch[s])) == sorted(map(repr, single[s])) for s in copies)
+    return {"submissions": n, "values": values, "batch_s": round(batch_s, 2),
+            "batch_values_per_s": round(values / batch_s, 1), "one_by_one_s": round(single_s, 2),
+            "one_by_one_values_per_s": round(values / single_s, 1), "speedup": round(single_s / batch_s, 1),
+            "same_findings": same}
+
+
+def _measure_raw_gate(url: str, new_share: float) -> dict:
+    """The incremental raw gate after `new_share` of the rows arrived, and the full one (rows in table / s)."""
+    from core.warehouse import connect
+    from expectations.gate import QualityGateFailed, run_raw_gate
+
+    def timed(**kw) -> dict:
+        try:
+            doc = run_raw_gate(url, **kw)
+        except QualityGateFailed as exc:
+            return {"success": False, "error": str(exc)[:300]}
+        return {k: doc[k] for k in ("mode", "success", "new_submissions", "rows_validated", "raw_rows", "seconds",
+                                    "rows_per_s")} | {"critical_failures": len(doc["critical_failures"])}
+
+    baseline = timed()  # validates whatever no gate validated yet
+    with connect(url, autocommit=True) as conn:
+        # the newest accepted submissions holding about new_share of the rows leave the watermark
+        conn.execute(
+            "with sizes as (select s.submission_id, count(*) as n from landing.submissions as s "
+            "join raw.report_values as v using (submission_id) where s.status = 'accepted' "
+            "group by s.submission_id), ranked as (select z.submission_id, sum(z.n) over (order by s.year desc, "
+            "s.quarter desc, s.submission_id desc) as running from sizes as z join landing.submissions as s "
+            "using (submission_id)) delete from quality.raw_gate_validated as w using ranked as r "
+            "where r.submission_id = w.submission_id and r.running <= %s * (select count(*) from raw.report_values)",
+            (new_share,))
+    incremental = timed()
+    nothing_new = timed()
+    full = timed(full=True)
+    return {"baseline": baseline, "incremental": incremental, "nothing_new": nothing_new, "full": full}
+
+
 def _measure_stage(stage: str, url: str) -> dict:
     from expectations.runner import execute, prepare_sql_stage
 
@@ -95,7 +163,8 @@ def _dbt(url: str) -> float:
     return round(time.monotonic() - t, 1)
 
 
-def run(factor: int = 100, submissions: int = 20) -> dict:
+def run(factor: int = 100, submissions: int = 20, batch: int = 24, new_share: float = 0.025,
+        warehouse: bool = True) -> dict:
     from core.warehouse import connect
     from expectations import sampledata
     from expectations.runner import _gx
@@ -111,13 +180,14 @@ def run(factor: int = 100, submissions: int = 20) -> dict:
         os.environ.setdefault("TWOTOWNS_VAR_DIR", str(Path(tmp) / "var"))
         for f in generate(Path(tmp) / "sample"):
             submit(f.path, write_feedback=False)
-    dbt_s = _dbt(url)
+    dbt_s = _dbt(url) if warehouse else None
     for label, scale in (("sample", 1), (f"x{factor}", factor)):
         if scale > 1:
             t = time.monotonic()
             with connect(url, autocommit=True) as conn:
                 sampledata.enlarge(conn, factor)
-                sampledata.enlarge_marts(conn, factor)
+                if warehouse:
+                    sampledata.enlarge_marts(conn, factor)
             dbt_s = None
             report["enlarge_s"] = round(time.monotonic() - t, 1)
         with connect(url) as conn:
@@ -125,9 +195,12 @@ def run(factor: int = 100, submissions: int = 20) -> dict:
         report[label] = {
             "raw_rows": raw_rows, "dbt_seed_and_run_s": dbt_s,
             "submission": _measure_submissions(url, submissions),
+            "batch_audit": _measure_batch(url, batch),
             "raw": _measure_stage("raw", url),
-            "warehouse": _measure_stage("warehouse", url),
+            "raw_gate": _measure_raw_gate(url, new_share),
         }
+        if warehouse:
+            report[label]["warehouse"] = _measure_stage("warehouse", url)
     return report
 
 
@@ -135,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m expectations.bench")
     parser.add_argument("--factor", type=int, default=100)
     parser.add_argument("--submissions", type=int, default=20, help="submissions audited per size")
+    parser.add_argument("--batch", type=int, default=24, help="pending submissions audited in one batch")
+    parser.add_argument("--new-share", type=float, default=0.025, help="share of the rows new to the raw gate")
+    parser.add_argument("--no-warehouse", action="store_true", help="skip dbt and the warehouse audit")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = run(args.factor, args.submissions)
+    report = run(args.factor, args.submissions, args.batch, args.new_share, not args.no_warehouse)
     from core import config
 
     out = config.var_dir() / "quality" / "bench.json"
@@ -154,7 +230,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{label}: {r['raw_rows']} raw rows ({dbt})")
         print(f"  submission audit: {s['submissions']} submissions of ~{s['rows_per_submission']} rows, median "
               f"{s['median_s']} s, max {s['max_s']} s, {s['rows_per_s']} rows/s (setup {s['setup_s']} s once)")
-        for stage in ("raw", "warehouse"):
+        b = r["batch_audit"]
+        print(f"  batch audit: {b['submissions']} submissions, {b['values']} values in ONE call {b['batch_s']} s = "
+              f"{b['batch_values_per_s']} values/s; one by one {b['one_by_one_s']} s = "
+              f"{b['one_by_one_values_per_s']} values/s ({b['speedup']}x); same findings: {b['same_findings']}")
+        for kind in ("incremental", "nothing_new", "full"):
+            g = r["raw_gate"][kind]
+            if not g.get("success"):
+                print(f"  raw gate {kind}: FAILED {g.get('error') or g.get('critical_failures')}")
+                continue
+            print(f"  raw gate {kind}: {g['new_submissions']} new submissions, {g['rows_validated']} rows validated, "
+                  f"{g['raw_rows']} rows in table, {g['seconds']} s = {g['rows_per_s']} raw rows/s")
+        for stage in [s for s in ("raw", "warehouse") if s in r]:
             x = r[stage]
             failures = "" if x["success"] else f"; {x['critical_failures']} critical failures"
             print(f"  {stage} audit: {x['rows']} rows, {x['expectations']} expectations, {x['seconds']} s "

@@ -12,9 +12,14 @@ replaces it before GX sees the query. Two kinds:
 - what is current: `@@current_values@@` (the values of the current accepted
   submission of every (county, period, form), the rule of ingest/current.py and
   of the dbt model int_submissions_current) and `@@context@@` (the batch's rows
-  together with the current values that the batch does not supersede: what
-  becomes current if the batch is accepted). In the whole-data mode (raw stage)
-  the batch *is* the current values, so `@@context@@` is just those.
+  together with the current values of the neighbouring periods that the batch
+  does not supersede: what becomes current if the batch is accepted). Every
+  batch has a column `audit_sid`, and so has the context: the submission whose
+  history a row is. Queries join the context on it, so that in a batch of
+  several pending submissions each is judged against the accepted history only,
+  never against another pending one (exactly as one by one). In the whole-data
+  mode (full raw gate) the batch *is* the current values and `@@context@@` is
+  just those (audit_sid 0 everywhere).
 
 Literals come from the project's own config files, never from county files;
 they are still escaped (quotes doubled, braces doubled for GX's str.format,
@@ -111,40 +116,87 @@ def _registry_fragments(seeds_dir: Path) -> dict[str, str]:
     }
 
 
-def current_values_sql(counties_of_batch: bool = False) -> str:
-    """SELECT of the current accepted values (optionally only those of the batch's county and years)."""
+def current_values_sql() -> str:
+    """SELECT of the current accepted values."""
     # A value is current when no accepted submission of its county and period with a higher
     # version carries its form. (Written as an anti-join: PostgreSQL estimates it well, where a
     # DISTINCT ON over unnested forms misleads the planner into nested loops on whole-data runs.)
-    # (a submission is of one county and one period: scalar subqueries, evaluated once, keep the plan on
-    # the indexes, and the cost of an audit independent of the length of the history: the rules look at
-    # the same year and the year before)
-    restrict = (" and s.county_code = (select min(bk.county_code) from {batch} as bk)"
-                " and s.year between (select min(bk.year) - 1 from {batch} as bk)"
-                " and (select max(bk.year) from {batch} as bk)") if counties_of_batch else ""
     return (
         f"select v.{_VALUE_COLUMNS.replace(', ', ', v.')} "
         "from raw.report_values as v "
         "join landing.submissions as s on s.submission_id = v.submission_id "
-        f"where s.status = 'accepted'{restrict} "
+        "where s.status = 'accepted' "
         "and not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
         "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
         "and s2.version > s.version and v.form = any(s2.forms))"
     )
 
 
-def context_sql(whole: bool) -> str:
-    """The batch's rows and the current rows it does not supersede (see module doc)."""
-    if whole:
-        return f"({current_values_sql()})"
-    cols_b = ", ".join(f"b0.{c}" for c in _VALUE_COLUMNS.split(", "))
-    cols_h = ", ".join(f"h0.{c}" for c in _VALUE_COLUMNS.split(", "))
+def whole_batch_sql() -> str:
+    """The batch of the full raw gate: every current value, all of one history (audit_sid 0)."""
+    return f"select cv.*, cast(0 as bigint) as audit_sid from ({current_values_sql()}) as cv"
+
+
+def batch_rows_sql() -> str:
+    """The rows of the submissions of an audit batch (quality.audit_batches, chosen by GX's batch parameter
+    `audit_batch_id`): pending reports in ingest, new accepted ones in the incremental raw gate. Each row is
+    its own submission's history (audit_sid = submission_id)."""
+    return ("select ab.batch_id as audit_batch_id, v.submission_id as audit_sid, v.* "
+            "from quality.audit_batches as ab join raw.report_values as v on v.submission_id = ab.submission_id")
+
+
+def incremental_current_sql() -> str:
+    """The batch of the incremental raw gate's submission suites: the current values of every (county,
+    period) an audit batch's submissions report, and of the same quarter a year later (whose growth they
+    are the base of); all of one history (audit_sid 0)."""
     return (
-        f"(select {cols_b} from {{batch}} as b0 "
+        f"select k.batch_id as audit_batch_id, cast(0 as bigint) as audit_sid, v.{_VALUE_COLUMNS.replace(', ', ', v.')} "
+        "from (select distinct ab.batch_id, s0.county_code, s0.year + d.dy as year, s0.quarter "
+        "from quality.audit_batches as ab join landing.submissions as s0 on s0.submission_id = ab.submission_id "
+        "cross join (values (0), (1)) as d(dy)) as k "
+        "join landing.submissions as s on s.status = 'accepted' and s.county_code = k.county_code "
+        "and s.year = k.year and s.quarter = k.quarter "
+        "join raw.report_values as v on v.submission_id = s.submission_id "
+        "where not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
+        "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
+        "and s2.version > s.version and v.form = any(s2.forms))"
+    )
+
+
+# the periods a rule compares with a value's own: (dyear, dquarter) = the same quarter (uniqueness, a
+# superseded form), the previous and the next quarter (YTD), the same quarter a year before (growth)
+_NEIGHBOURS = "(values (0, 0), (0, -1), (0, 1), (-1, 0)) as n(dy, dq)"
+
+
+def context_sql(whole: bool) -> str:
+    """The history each batch row is checked against, keyed by `audit_sid` (see module doc).
+
+    Whole data (full raw gate): every current value. Otherwise: the batch's rows, and for each
+    (audit_sid, county, period) of the batch the current accepted values of the neighbouring periods
+    that this audit_sid's rows do not supersede (same county, period and form). In ingest audit_sid is
+    the pending submission, so the submissions of one batch never see each other's rows (each is
+    judged against the accepted history, as one by one); in the incremental raw gate it is 0 for all.
+    Reading only the neighbouring periods keeps an audit's cost independent of the history's length."""
+    if whole:
+        return f"({whole_batch_sql()})"
+    cols = _VALUE_COLUMNS.split(", ")
+    cols_b = ", ".join(f"b0.{c}" for c in cols)
+    cols_h = ", ".join(f"h0.{c}" for c in cols)
+    keys = ("(select distinct bk.audit_sid, bk.county_code, bk.year + n.dy as year, bk.quarter + n.dq as quarter "
+            f"from {{batch}} as bk cross join {_NEIGHBOURS}) as k")
+    return (
+        f"(select {cols_b}, b0.audit_sid from {{batch}} as b0 "
         f"union all "
-        f"select {cols_h} from ({current_values_sql(counties_of_batch=True)}) as h0 "
-        "where not exists (select 1 from {batch} as bs where bs.county_code = h0.county_code "
-        "and bs.year = h0.year and bs.quarter = h0.quarter and bs.form = h0.form))"
+        f"select {cols_h}, k.audit_sid from {keys} "
+        "join landing.submissions as s on s.status = 'accepted' and s.county_code = k.county_code "
+        "and s.year = k.year and s.quarter = k.quarter "
+        "join raw.report_values as h0 on h0.submission_id = s.submission_id "
+        "where not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
+        "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
+        "and s2.version > s.version and h0.form = any(s2.forms)) "
+        "and not exists (select 1 from {batch} as bs where bs.audit_sid = k.audit_sid "
+        "and bs.county_code = h0.county_code and bs.year = h0.year and bs.quarter = h0.quarter "
+        "and bs.form = h0.form))"
     )
 
 

@@ -58,6 +58,17 @@ def discard(conn, submission_id: int) -> None:
         conn.execute("delete from landing.files where file_sha256 = %s", (sha,))
 
 
+def discard_many(conn, submission_ids: list[int]) -> None:
+    """Remove many pending copies at once (the benchmark's batches)."""
+    ids = [int(s) for s in submission_ids]
+    with conn.transaction():
+        shas = [r[0] for r in conn.execute("select file_sha256 from landing.submissions where submission_id = any(%s)",
+                                           (ids,)).fetchall()]
+        for table in ("raw.report_values", "landing.findings", "landing.submissions"):
+            conn.execute(f"delete from {table} where submission_id = any(%s)", (ids,))  # constant names
+        conn.execute("delete from landing.files where file_sha256 = any(%s)", (shas,))
+
+
 def enlarge(conn, factor: int) -> int:
     """Append factor-1 copies of every submission and its rows, copy k shifted by 2k years; returns rows."""
     with conn.transaction():

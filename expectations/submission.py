@@ -1,44 +1,64 @@
-"""The submission audit: one GX checkpoint on a pending report's rows, with the accepted history.
+"""The submission audit: ONE GX checkpoint on the rows of a batch of pending reports, with the accepted history.
 
-ingest.landing.submit() loads a report that passed the file-level checks as a
-*pending* submission and then calls `audit(conn, submission_id)`:
+ingest.landing loads reports that passed the file-level checks as *pending*
+submissions and then asks for their audit, a wave at a time or one by one:
 
-    from expectations.submission import audit_submission
-    submit(path, audit=audit_submission)
+    from expectations.submission import audit_batch, audit_submission
+    findings = audit_batch(conn, [sid, ...])     # {submission_id: [Finding, ...]}
+    submit(path, audit=audit_submission)         # the batch of one
 
-The checkpoint validates the submission's rows in raw.report_values (a batch
-chosen by the batch parameter `submission_id`, never by text built from the
-file) with the `submission` suites; their queries join the current accepted
-values (per county, period and form) so that cross-period rules (YTD, growth,
-uniqueness of what becomes current) see the history. Each failed expectation
-becomes findings from its `meta` (`finding_code`, optional message templates),
-one per offending row with sheet, cell, town and indicator where there is one:
-critical → error (the report is refused), warning → warning, info → info.
+The submissions are registered in `quality.audit_batches` under a new batch id
+(bound values; expectations/state.py) and the checkpoint validates their rows
+in raw.report_values, chosen by the batch parameter `audit_batch_id`, with the
+`submission` suites. Every query selects `submission_id` and reads the history
+through `@@context@@` keyed by `audit_sid` (expectations/fragments.py): each
+submission is judged against the accepted history only, never against another
+pending submission of the batch, so a batch gives each submission exactly the
+findings its audit alone gives. Each failed expectation becomes findings from
+its `meta` (`finding_code`, optional message templates), one per offending row
+with sheet, cell, town and indicator: critical → error (the report is
+refused), warning → warning, info → info.
+
+GX returns at most 200 offending rows per expectation (MAX_ROWS). When an
+expectation of a batch found more than it returned (or failed without rows
+that name their submission), the batch result is not trustworthy for every
+submission: a bad file could look clean because others crowded its rows out.
+The batch is then split (into about twice as many parts as the overflow
+needs, then in halves) and each part audited again, down to single
+submissions, whose result is what their own audit gives (at most 200 findings
+per expectation). No verdict is taken from a crowded run.
 
 An expectation that cannot be evaluated (it raised) is an internal problem,
-not the county's: `AuditError` is raised, the submission stays pending (never
-current) and is started over when the file comes again (or the task retries).
+not the county's: `AuditError` is raised for the whole call, the submissions
+stay pending (never current) and are started over when their files come again
+(or the task retries).
 
-The prepared checkpoint is kept per process and warehouse, so a run costs one
-checkpoint execution (about 0.3 s on the sample), not a GX setup.
+Reports: one per submission, `var/quality/submission/<id>.json` (its
+expectations and counts only, with the batch id, its size and the batch's
+Data Docs page). The prepared checkpoint is kept per process and warehouse, so
+a call costs one checkpoint execution (plus one per split), not a GX setup.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import os
 import re
 import threading
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from expectations.runner import AuditError, Prepared, RunOutcome, unexpected_rows
+from expectations.runner import AuditError, Prepared, RunOutcome, suite_success, unexpected_rows
 
 FINDING_SEVERITY = {"critical": "error", "warning": "warning", "info": "info"}
-MAX_FINDINGS_PER_EXPECTATION = 200  # GX returns at most 200 unexpected rows of a query
+MAX_ROWS = 200  # GX returns at most 200 unexpected rows of an expectation (great_expectations.constants)
+MAX_FINDINGS_PER_EXPECTATION = MAX_ROWS
 _PROGRAMME = {"LZ-1": ("特色小镇", "characteristic"), "LZ-2": ("小城市培育试点镇", "pilot")}
 
-_prepared: dict[tuple[str, str], Prepared] = {}
+_prepared: dict[tuple, Prepared] = {}
 _lock = threading.Lock()
 
 
@@ -53,36 +73,101 @@ def _url_of(conn) -> str:
     return f"postgresql://{auth}@{info.host}:{info.port}/{info.dbname}"
 
 
-def prepared_for(url: str, docs: bool = True) -> Prepared:
+def prepared_for(url: str, docs: bool = True, suites: list[str] | None = None) -> Prepared:
     """The submission checkpoint for this warehouse, built once per process."""
     from expectations.runner import docs_root, prepare_sql_stage
 
-    key = (url, str(docs_root()) if docs else "")
+    key = (url, str(docs_root()) if docs else "", tuple(suites or ()))
     with _lock:
         if key not in _prepared:
-            _prepared[key] = prepare_sql_stage("submission", url, per_submission=True, docs=docs)
+            _prepared[key] = prepare_sql_stage("submission", url, per_submission=True, suites=suites, docs=docs)
         return _prepared[key]
 
 
-def run_submission_audit(conn, submission_id: int, *, docs: bool = True) -> tuple[RunOutcome, list]:
-    """Run the checkpoint on one submission: (outcome, findings). Raises AuditError if a check raised."""
-    from expectations.runner import execute
-
-    sid = int(submission_id)  # a validated integer: the batch parameter, never text from the file
-    url = _url_of(conn)
-    outcome = execute(prepared_for(url, docs), url, submission_id=sid)
-    raised = [f"{s.name}: {e.type} ({e.description}): {e.exception}"
-              for s in outcome.suites for e in s.expectations if e.exception]
-    _write_report(outcome)
-    if raised:
-        raise AuditError(f"submission {sid}: the audit could not evaluate " + "; ".join(raised)
-                         + (f" (Data Docs: {outcome.docs_url})" if outcome.docs_url else ""))
-    return outcome, findings_of(outcome)
+def audit_batch(conn, submission_ids: list[int]) -> dict[int, list]:
+    """Findings of every given pending submission from one checkpoint run (split only when crowded, see
+    module doc): {submission_id: [Finding, ...]}, in the order given. Raises AuditError if a check raised."""
+    return {sid: found for sid, (_outcome, found) in run_batch_audit(conn, submission_ids).items()}
 
 
 def audit_submission(conn, submission_id: int) -> list:
-    """The `audit` callable of ingest.landing.submit: findings of the GX submission checkpoint."""
-    return run_submission_audit(conn, submission_id)[1]
+    """The `audit` callable of ingest.landing.submit: findings of the GX submission checkpoint (a batch of one)."""
+    return run_batch_audit(conn, [submission_id])[int(submission_id)][1]
+
+
+def run_submission_audit(conn, submission_id: int, *, docs: bool = True) -> tuple[RunOutcome, list]:
+    """(outcome, findings) of one submission's audit. Raises AuditError if a check raised."""
+    return run_batch_audit(conn, [submission_id], docs=docs)[int(submission_id)]
+
+
+def run_batch_audit(conn, submission_ids: list[int], *, docs: bool = True,
+                    suites: list[str] | None = None) -> dict[int, tuple[RunOutcome, list]]:
+    """{submission_id: (its outcome, its findings)} for the given submissions; writes their reports."""
+    from core.warehouse import connect
+
+    order = list(dict.fromkeys(int(s) for s in submission_ids))  # validated integers, never text from a file
+    if not order:
+        return {}
+    url = _url_of(conn)
+    prepared = prepared_for(url, docs, suites)
+    out: dict[int, tuple[RunOutcome, list]] = {}
+    with connect(url, autocommit=True) as own:  # the batch must be committed: GX reads it over its own connection
+        counts = dict(own.execute("select submission_id, count(*) from raw.report_values "
+                                  "where submission_id = any(%s) group by submission_id", (order,)).fetchall())
+        _audit_parts(own, prepared, url, sorted(order), counts, out)
+    for sid in order:
+        _write_report(out[sid][0])
+    return {sid: out[sid] for sid in order}
+
+
+def _audit_parts(conn, prepared: Prepared, url: str, ids: list[int], counts: dict, out: dict) -> None:
+    """Audit `ids` in one run; if the run is crowded, audit its parts instead (recursively)."""
+    from expectations import state
+    from expectations.runner import execute
+
+    batch_id = state.open_batch(conn, ids)
+    try:
+        outcome = execute(prepared, url, batch_id=batch_id)
+    finally:
+        state.close_batch(conn, batch_id)
+    raised = [f"{s.name}: {e.type} ({e.description}): {e.exception}"
+              for s in outcome.suites for e in s.expectations if e.exception]
+    if raised:
+        raise AuditError(f"submissions {ids[:10]}{'...' if len(ids) > 10 else ''}: the audit could not evaluate "
+                         + "; ".join(raised) + (f" (Data Docs: {outcome.docs_url})" if outcome.docs_url else ""))
+    overflow = crowding(outcome) if len(ids) > 1 else 0.0
+    if overflow:
+        n = min(len(ids), max(2, math.ceil(2 * overflow)))
+        size = math.ceil(len(ids) / n)
+        for i in range(0, len(ids), size):
+            _audit_parts(conn, prepared, url, ids[i:i + size], counts, out)
+        return
+    outcome.batch_submissions = len(ids)
+    for sid in ids:
+        out[sid] = split_outcome(outcome, sid, counts.get(sid, 0), single=len(ids) == 1)
+
+
+def crowding(outcome: RunOutcome) -> float:
+    """0 if every failed expectation of a batch run returned all its offending rows, each naming its
+    submission; else how many times over MAX_ROWS the worst one was (at least 1)."""
+    worst = 0.0
+    for vres in getattr(outcome, "_results", []):
+        for r in vres.results:
+            if r.success:
+                continue
+            rows = unexpected_rows(r)
+            count = _unexpected_count(r)
+            if not rows or any("submission_id" not in row for row in rows) or (count or 0) > len(rows):
+                worst = max(worst, 1.0, (count or 0) / MAX_ROWS)
+    return worst
+
+
+def _unexpected_count(r) -> int | None:
+    res = r.result or {}
+    count = res.get("unexpected_count")
+    if count is None and r.expectation_config.type == "unexpected_rows_expectation":
+        count = res.get("observed_value")
+    return count if isinstance(count, int) else None
 
 
 def new_findings(existing: list, audited: list) -> list:
@@ -159,15 +244,59 @@ def _finding(code: str, severity: str, meta: dict, row: dict, kwargs: dict):
 
 
 def findings_of(outcome: RunOutcome) -> list:
-    """One finding per offending row of every failed expectation that carries a finding code."""
+    """One finding per offending row of every failed expectation that carries a finding code (a run on one
+    submission; a batch run: split_outcome)."""
+    return _findings(getattr(outcome, "_results", []), None)
+
+
+def _rows_of(r, sid: int | None) -> list[dict]:
+    rows = unexpected_rows(r)
+    return rows if sid is None else [row for row in rows if row.get("submission_id") == sid]
+
+
+def _findings(results: list, sid: int | None) -> list:
+    """Findings from GX validation results, of submission `sid` only (None: the run held one submission)."""
     out = []
-    for vres in getattr(outcome, "_results", []):
+    for vres in results:
         for r in vres.results:
             cfg = r.expectation_config
             meta = cfg.meta or {}
             if r.success or not meta.get("finding_code"):
                 continue
+            rows = _rows_of(r, sid)
+            if sid is not None and not rows:
+                continue
             severity = FINDING_SEVERITY[getattr(cfg.severity, "value", cfg.severity)]
-            rows = unexpected_rows(r)[:MAX_FINDINGS_PER_EXPECTATION] or [{}]
-            out += [_finding(meta["finding_code"], severity, meta, row, cfg.kwargs) for row in rows]
+            out += [_finding(meta["finding_code"], severity, meta, row, cfg.kwargs)
+                    for row in rows[:MAX_FINDINGS_PER_EXPECTATION] or [{}]]
     return out
+
+
+def split_outcome(outcome: RunOutcome, sid: int, rows: int, *, single: bool) -> tuple[RunOutcome, list]:
+    """What an uncrowded batch run says about one of its submissions: (its outcome, its findings).
+    Each offending row names its submission (`submission_id`); counts and samples are its own."""
+    from expectations.runner import SAMPLE_ROWS, jsonable
+
+    results = getattr(outcome, "_results", [])
+    by_check = {(v.suite_name, (r.expectation_config.meta or {}).get("check")): r for v in results for r in v.results}
+    suites = []
+    for suite in outcome.suites:
+        exps = []
+        for e in suite.expectations:
+            r = by_check.get((suite.name, e.check))
+            if r is not None and not single:
+                mine = _rows_of(r, sid)
+                e = copy.copy(e)
+                e.success = r.success or not mine
+                e.unexpected_count = len(mine)
+                if e.type == "unexpected_rows_expectation":
+                    e.observed_value = len(mine)
+                e.sample = jsonable(mine[:SAMPLE_ROWS]) if not e.success else []
+            exps.append(e)
+        suites.append(replace(suite, expectations=exps, success=suite_success(exps),
+                              rows=rows if suite.rows is not None else None))
+    mine = RunOutcome(outcome.stage, all(s.success for s in suites), suites, outcome.run_id, outcome.docs_url,
+                      outcome.seconds, rows, sid, list(outcome.notes), outcome.batch_id, outcome.batch_submissions)
+    mine._results = results if single else []
+    return mine, _findings(results, None if single else sid)
+
