@@ -224,14 +224,11 @@ def _digest(fs, path: str) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def expected_rows(conn, manifest: dict) -> dict[tuple[str, tuple], int]:
-    """Rows of the marts each data file should hold: {(dataset, partition key): rows}, one grouped
-    count per dataset (per partition for the partitioned ones)."""
-    keys: dict[str, tuple[str, ...]] = {}
-    for f in manifest["files"]:
-        if f["dataset"] != "*":
-            keys.setdefault(f["dataset"], tuple(f.get("partition") or ()))
-    return {(name, key): n for name, by in keys.items() for key, n in partition_counts(conn, name, by).items()}
+def expected_rows(conn, manifest: dict) -> dict[tuple[str, tuple, tuple], int]:
+    """Rows of the marts each data file should hold: {(dataset, partition keys, partition values): rows},
+    one grouped count per dataset and set of keys (a partitioned dataset's JSON file is whole)."""
+    wanted = {(f["dataset"], tuple(f.get("partition") or ())) for f in manifest["files"] if f["dataset"] != "*"}
+    return {(name, by, key): n for name, by in sorted(wanted) for key, n in partition_counts(conn, name, by).items()}
 
 
 def audit(url: str, version: str, conn) -> None:
@@ -248,8 +245,8 @@ def audit(url: str, version: str, conn) -> None:
             problems.append(f"{f['name']}: bytes or checksum differ from the manifest")
         if f["dataset"] == "*":
             continue
-        key = tuple((f.get("partition") or {}).values())
-        marts_rows = expected.get((f["dataset"], key), 0)
+        partition = f.get("partition") or {}
+        marts_rows = expected.get((f["dataset"], tuple(partition), tuple(partition.values())), 0)
         if f["rows"] != marts_rows:
             where = f" partition {f['partition']}" if f.get("partition") else ""
             problems.append(f"{f['name']}: {f['rows']} rows, marts.{f['dataset']}{where} has {marts_rows}")
