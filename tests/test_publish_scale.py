@@ -251,3 +251,9 @@ def test_streamed_files_are_the_bytes_of_the_whole_table_exporters(big_marts, co
     labels = {t.dataset.name: {c.name: label(c.name, t.dataset.name) for c in t.columns} for t in tables}
     assert sha[WORKBOOK_NAME] == hashlib.sha256(to_workbook(tables, labels).data).hexdigest()
     assert read_latest((tmp_path / "pub").as_uri())["version"] == result.version
+
+
+def test_numbers_are_never_escaped_and_text_always_is():
+    from publish.export import csv_cell
+
+    assert [csv_cell(v) for v in (-3, 7, -3.5, "-x", "=1", "南湖")] == ["-3", "7", "-3.5", "'-x", "'=1", "南湖"]
