@@ -257,3 +257,27 @@ def test_numbers_are_never_escaped_and_text_always_is():
     from publish.export import csv_cell
 
     assert [csv_cell(v) for v in (-3, 7, -3.5, "-x", "=1", "南湖")] == ["-3", "7", "-3.5", "'-x", "'=1", "南湖"]
+
+
+def test_diff_compares_a_partitioned_dataset_partition_by_partition(big_marts, conn, tmp_path):
+    from publish.diff import diff_versions
+
+    url = (tmp_path / "pub").as_uri()
+    first = publish(url, conn, now=NOW, limits=LIMITS)
+    conn.execute("update marts.town_quarter_indicators set value_ytd = value_ytd + 1 "
+                 "where year = 2016 and quarter = 2 and town_code = 'CT-120001-003' and indicator = 'ind_02'")
+    try:
+        second = publish(url, conn, now=datetime(2026, 12, 2, tzinfo=UTC), limits=LIMITS)
+    finally:
+        conn.execute("update marts.town_quarter_indicators set value_ytd = value_ytd - 1 "
+                     "where year = 2016 and quarter = 2 and town_code = 'CT-120001-003' and indicator = 'ind_02'")
+    changed = [f["name"] for f in second.files if f["sha256"] != next(
+        (g["sha256"] for g in first.files if g["name"] == f["name"]), None)]
+    # one partition changed (and datasets.json, which lists its checksums); the workbook does not hold it
+    assert sorted(changed) == ["datasets.json", f"{TQI}/year=2016/province=12/part.csv",
+                               f"{TQI}/year=2016/province=12/part.parquet"]
+    diff = diff_versions(url)["datasets"]
+    assert list(diff) == [TQI] and not diff[TQI]["added"] and not diff[TQI]["removed"]
+    [change] = diff[TQI]["changed"]
+    assert change["key"] == {"year": 2016, "quarter": 2, "town_code": "CT-120001-003", "indicator": "ind_02"}
+    assert list(change["columns"]) == ["value_ytd"]
