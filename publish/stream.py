@@ -16,6 +16,7 @@ Settings (environment, read by Limits.from_env() when a publication starts):
     PUBLISH_PARTITION_BY_PROVINCE false      also one file per province (first two digits of county_code)
     PUBLISH_JSON_MAX_ROWS         1,000,000  above: no NAME.json
     PUBLISH_SHEET_MAX_ROWS        1,048,574  above: no sheet (Excel's 1,048,576 rows less the two header rows)
+    PUBLISH_WORKBOOK_MAX_ROWS     2,000,000  rows of all sheets: a dataset that would pass it gets no sheet
     PUBLISH_WORKBOOK_MEMORY_ROWS    200,000  above (rows of all sheets): the workbook is streamed (write-only)
     PUBLISH_ROW_GROUP_ROWS          131,072  rows per fetched chunk and per Parquet row group
 
@@ -59,6 +60,7 @@ class Limits:
     by_province: bool = False
     json_max_rows: int = 1_000_000
     sheet_max_rows: int = SHEET_MAX_DATA_ROWS
+    workbook_max_rows: int = 2_000_000
     workbook_memory_rows: int = 200_000
     row_group_rows: int = 131_072
 
@@ -71,6 +73,7 @@ class Limits:
             "by_province": _env_bool("PUBLISH_PARTITION_BY_PROVINCE"),
             "json_max_rows": int(env("PUBLISH_JSON_MAX_ROWS", cls.json_max_rows)),
             "sheet_max_rows": int(env("PUBLISH_SHEET_MAX_ROWS", cls.sheet_max_rows)),
+            "workbook_max_rows": int(env("PUBLISH_WORKBOOK_MAX_ROWS", cls.workbook_max_rows)),
             "workbook_memory_rows": int(env("PUBLISH_WORKBOOK_MEMORY_ROWS", cls.workbook_memory_rows)),
             "row_group_rows": int(env("PUBLISH_ROW_GROUP_ROWS", cls.row_group_rows)),
         }
@@ -115,6 +118,11 @@ def _skip(form: str, rows: int, limit: int) -> dict:
         zh = f"共 {rows:,} 行，超过 JSON 文件上限 {limit:,} 行：请使用 CSV 或 Parquet 文件。"
         en = f"{rows:,} rows, above the JSON limit of {limit:,} rows: use the CSV or Parquet files."
         return {"reason": "rows_above_json_limit", "rows": rows, "limit": limit, "note_zh": zh, "note_en": en}
+    if form == "workbook_total":
+        zh = f"共 {rows:,} 行，加入后工作簿将超过 {limit:,} 行的总上限：请使用 CSV 或 Parquet 文件。"
+        en = f"{rows:,} rows: with them the workbook would pass its limit of {limit:,} rows in all sheets; " \
+             "use the CSV or Parquet files."
+        return {"reason": "workbook_total_limit", "rows": rows, "limit": limit, "note_zh": zh, "note_en": en}
     zh = (f"共 {rows:,} 行，超过工作表上限 {limit:,} 行（Excel 每个工作表最多 1,048,576 行，含两行表头）："
           "请使用 CSV 或 Parquet 文件。")
     en = (f"{rows:,} rows, above the sheet limit of {limit:,} rows (Excel holds 1,048,576 rows per sheet, "
@@ -499,6 +507,12 @@ def write_files(conn, datasets: list[Dataset], staging: Path, limits: Limits) ->
     from publish.export import WORKBOOK_NAME
 
     plans = [plan_dataset(conn, d, limits) for d in datasets]
+    in_workbook = 0
+    for p in plans:  # in dataset order: the sheets that fit in the workbook's total
+        if "workbook" not in p.skipped and in_workbook + p.rows > limits.workbook_max_rows:
+            p.skipped["workbook"] = _skip("workbook_total", p.rows, limits.workbook_max_rows)
+        elif "workbook" not in p.skipped:
+            in_workbook += p.rows
     sheet_rows = [p.rows for p in plans if "workbook" not in p.skipped]
     workbook = WorkbookWriter(staging / WORKBOOK_NAME, streaming=sum(sheet_rows) > limits.workbook_memory_rows) \
         if sheet_rows else None

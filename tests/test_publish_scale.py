@@ -281,3 +281,14 @@ def test_diff_compares_a_partitioned_dataset_partition_by_partition(big_marts, c
     [change] = diff[TQI]["changed"]
     assert change["key"] == {"year": 2016, "quarter": 2, "town_code": "CT-120001-003", "indicator": "ind_02"}
     assert list(change["columns"]) == ["value_ytd"]
+
+
+def test_a_sheet_that_would_pass_the_workbook_total_is_left_out_with_its_reason(big_marts, conn, tmp_path):
+    limits = Limits(partition_rows=10_000, workbook_max_rows=3_700)
+    result = publish((tmp_path / "pub").as_uri(), conn, now=NOW, limits=limits)
+    catalogue = json.loads((tmp_path / "pub" / "v" / result.version / "datasets.json").read_text(encoding="utf-8"))
+    # towns (60) and town_quarter_indicators (3,600) fit in 3,700 rows (3,660); submissions (60) would not
+    reason = catalogue["submissions"]["skipped_forms"]["workbook"]
+    assert reason["reason"] == "workbook_total_limit" and reason["limit"] == 3_700 and reason["rows"] == 60
+    assert "skipped_forms" not in catalogue[TQI] and "skipped_forms" not in catalogue["towns"]
+    assert {"submissions.csv", "submissions.json"} <= {f["name"] for f in result.files}
