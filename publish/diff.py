@@ -12,7 +12,6 @@ touches and nothing else (`python -m ops registry apply` prints it).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 from publish.datasets import DATASETS, Dataset
