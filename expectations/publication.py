@@ -6,15 +6,24 @@ publish.wap writes every dataset of a new version, then asks:
     outcome = audit_publication(version_dir_url, manifest, conn)   # RunOutcome
     if not outcome.success: raise ...                              # LATEST stays where it was
 
-The files are read back through fsspec (any target: file://, s3://, ...) and
-copied into a local working folder, because files are what is audited here: GX
-reads them with a pandas filesystem datasource. One checkpoint validates
+The files are read back through fsspec (any target: file://, s3://, ...) in
+blocks, once each, and the CSVs copied into a local working folder, because
+files are what is audited here: GX reads them with a pandas filesystem
+datasource. One checkpoint validates
 
 - `publication_files` on an inventory with one row per file of the manifest
   (and per mart dataset without a file): present, bytes and sha256 as the
-  manifest says, rows in the file and in the manifest equal to the rows of the
-  mart, the CSV header equal to the mart's columns, the UTF-8 BOM;
+  manifest says, rows in the file (CSV: parsed; Parquet: its footer) and in the
+  manifest equal to the rows of the mart, or of its partition for a partitioned
+  dataset (`<dataset>/year=2024/part.csv`, publish.stream), the CSV header equal
+  to the mart's columns, the UTF-8 BOM;
 - `publication_csv` on every CSV file: no formula-like text unescaped.
+
+Memory stays bounded whatever the publication's size: a CSV of more than
+PUBLISH_AUDIT_SEGMENT_ROWS data rows (default 200,000) is copied as segments of
+that many rows, each validated by `publication_csv` on its own after the
+checkpoint (`publication_csv[<file> lines a-b]`, cells reported with the
+file's line numbers), and its GX datasource removed before the next one.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import time
@@ -45,6 +55,7 @@ INVENTORY_FILE = "_inventory.csv"
 INVENTORY_COLUMNS = ("file", "dataset", "present", "bytes", "manifest_bytes", "sha256", "manifest_sha256",
                      "file_rows", "manifest_rows", "marts_rows", "header_matches_marts", "utf8_bom")
 BOM = b"\xef\xbb\xbf"
+SAFE_SEGMENT = re.compile(r"^[\w.=\-]+$")  # one segment of a file name in a version (`year=2024`, `part.csv`)
 
 
 def _fs(url_or_path: str):
@@ -71,24 +82,126 @@ def _count(conn, table: str) -> int:
         sql.Identifier("marts"), sql.Identifier(table))).fetchone()[0]
 
 
-def _csv_facts(data: bytes) -> tuple[int, list[str], bool]:
-    """(data rows, header, starts with a BOM) of a CSV file's bytes."""
-    text = data.decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    return max(len(rows) - 1, 0), (rows[0] if rows else []), data.startswith(BOM)
+def segment_rows() -> int:
+    """Data rows per CSV file GX reads at once (PUBLISH_AUDIT_SEGMENT_ROWS, default 200,000): a larger
+    published CSV is validated segment by segment, so the audit never holds a whole big file."""
+    return max(int(os.environ.get("PUBLISH_AUDIT_SEGMENT_ROWS", "200000")), 1)
 
 
 def _safe_name(name: str) -> str:
-    """A manifest file name as a plain local file name (never a path)."""
-    base = Path(str(name)).name
-    return re.sub(r"[^\w.\-]", "_", base) or "unnamed"
+    """A manifest file name (a partition's relative path too) as one plain local file name."""
+    parts = [re.sub(r"[^\w.\-]", "_", p) for p in str(name).replace("\\", "/").split("/") if p]
+    flat = "__".join(parts)
+    return flat if flat.strip(".") else "unnamed"
 
 
-def inventory(version_dir: str, manifest: dict, conn, workdir: Path) -> list[dict]:
-    """Read every file back; copy CSVs into `workdir`; one inventory row per file (and per missing dataset)."""
+def _safe_relpath(name: str) -> bool:
+    """A file name of the manifest that stays inside the version: plain segments (`year=2024` allowed),
+    none empty or starting with a dot."""
+    return all(SAFE_SEGMENT.match(p) and not p.startswith(".") for p in str(name).split("/"))
+
+
+class _Tap(io.RawIOBase):
+    """A readable stream that hashes, counts and keeps the first bytes of what passes through."""
+
+    def __init__(self, f):
+        self.f, self.sha, self.size, self.head = f, hashlib.sha256(), 0, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.f.read(len(buffer))
+        buffer[:len(data)] = data
+        self.sha.update(data)
+        self.size += len(data)
+        if len(self.head) < len(BOM):
+            self.head = (self.head + data)[:len(BOM)]
+        return len(data)
+
+
+def _drain(tap: _Tap) -> None:
+    while tap.read(1 << 20):
+        pass
+
+
+def _scan_csv(f, workdir: Path, safe: str, per_segment: int) -> dict:
+    """Read a CSV once: checksum, rows, header, BOM; its rows copied into `workdir` as CSV segments of
+    `per_segment` rows for GX (one segment named `safe`, else `safe.NNNN.csv`)."""
+    tap = _Tap(f)
+    reader = csv.reader(io.TextIOWrapper(io.BufferedReader(tap, 1 << 20), encoding="utf-8-sig", errors="replace",
+                                         newline=""))
+    header = next(reader, [])
+    segments, rows, out, writer = [], 0, None, None
+    for row in reader:
+        if rows % per_segment == 0:
+            if out is not None:
+                out.close()
+            out, writer = _segment(workdir / f"{safe}.{len(segments) + 1:04d}.csv", header)
+            segments.append(Path(out.name))
+        writer.writerow(row)
+        rows += 1
+    if out is not None:
+        out.close()
+    _drain(tap)
+    if not segments:  # a header alone
+        _segment(workdir / safe, header)[0].close()
+        segments = [workdir / safe]
+    elif len(segments) == 1:
+        segments = [segments[0].replace(workdir / safe)]
+    return {"bytes": tap.size, "sha256": tap.sha.hexdigest(), "file_rows": rows, "header": header,
+            "utf8_bom": tap.head.startswith(BOM), "segments": [p.name for p in segments]}
+
+
+def _segment(path: Path, header: list[str]):
+    """A new local CSV copy for GX, its header written: (open file, csv writer)."""
+    out = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 - the caller closes it
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    return out, writer
+
+
+def _digest(f) -> tuple[int, str]:
+    tap = _Tap(f)
+    _drain(tap)
+    return tap.size, tap.sha.hexdigest()
+
+
+def _parquet_rows(fs, path: str) -> int | str:
+    """Rows of a Parquet file from its footer ('' when it cannot be read as Parquet)."""
+    import pyarrow.parquet as pq
+
+    try:
+        with fs.open(path, "rb") as f:
+            return pq.ParquetFile(f).metadata.num_rows
+    except Exception:  # noqa: BLE001 - a damaged file is a finding (its checksum fails), not a crash
+        return ""
+
+
+def _read_back(fs, root: str, name: str, dataset: str, marts: dict, workdir: Path, row: dict) -> list[str]:
+    """Fill an inventory row from the file; the GX segments written for a CSV (else [])."""
+    path = f"{root}/{name}"
+    with fs.open(path, "rb") as f:
+        if not name.lower().endswith(".csv"):
+            size, sha = _digest(f)
+            row.update(present="true", bytes=size, sha256=sha)
+            if name.lower().endswith(".parquet"):
+                row["file_rows"] = _parquet_rows(fs, path)
+            return []
+        facts = _scan_csv(f, workdir, _safe_name(name), segment_rows())
+    row.update(present="true", bytes=facts["bytes"], sha256=facts["sha256"], file_rows=facts["file_rows"],
+               utf8_bom=str(facts["utf8_bom"]).lower(),
+               header_matches_marts=str(facts["header"] == marts.get(dataset)).lower())
+    return facts["segments"]
+
+
+def inventory(version_dir: str, manifest: dict, conn, workdir: Path, segments: dict | None = None) -> list[dict]:
+    """Read every file back in blocks (CSVs copied into `workdir` as GX segments, listed in `segments`
+    by file name); one inventory row per file (and per missing dataset). The marts rows of a partition
+    file are the rows of its partition."""
     fs, root = _fs(version_dir)
     marts = _marts(conn)
-    datasets = _dataset_names()
+    expected = _expected_rows(conn, manifest, marts)
     rows, seen = [], set()
     for f in manifest.get("files") or []:
         name, dataset = str(f.get("name")), str(f.get("dataset") or "")
@@ -97,26 +210,39 @@ def inventory(version_dir: str, manifest: dict, conn, workdir: Path) -> list[dic
         row.update(file=name, dataset=dataset, manifest_bytes=f.get("bytes", ""),
                    manifest_sha256=f.get("sha256", ""), manifest_rows=f.get("rows", ""))
         if dataset in marts:
-            row["marts_rows"] = _count(conn, dataset)
-        path = f"{root}/{name}"
-        if "/" in name or name.startswith(".") or not fs.exists(path):
+            row["marts_rows"] = expected.get((dataset, *_partition_key(f)), 0)
+        if not _safe_relpath(name) or not fs.exists(f"{root}/{name}"):
             row["present"] = "false"
             rows.append(row)
             continue
-        data = fs.cat_file(path)
-        row.update(present="true", bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-        if name.lower().endswith(".csv"):
-            n, header, bom = _csv_facts(data)
-            row.update(file_rows=n, utf8_bom=str(bom).lower(),
-                       header_matches_marts=str(header == marts.get(dataset)).lower())
-            (workdir / _safe_name(name)).write_bytes(data)
+        written = _read_back(fs, root, name, dataset, marts, workdir, row)
+        if segments is not None and written:
+            segments[name] = written
         rows.append(row)
-    for dataset in datasets:
+    for dataset in _dataset_names():
         if dataset in marts and dataset not in seen:  # a mart that should have been exported
             row = dict.fromkeys(INVENTORY_COLUMNS, "")
             row.update(file=f"{dataset}.csv", dataset=dataset, present="false", marts_rows=_count(conn, dataset))
             rows.append(row)
     return rows
+
+
+def _partition_key(f: dict) -> tuple[tuple, tuple]:
+    """(partition keys, partition values) of a manifest file entry; ((), ()) for a whole dataset's file."""
+    partition = f.get("partition")
+    return (tuple(partition), tuple(partition.values())) if isinstance(partition, dict) else ((), ())
+
+
+def _expected_rows(conn, manifest: dict, marts: dict) -> dict[tuple[str, tuple, tuple], int]:
+    """{(dataset, partition keys, values): rows in the marts}: one grouped count per dataset and keys."""
+    from publish.stream import PARTITION_KEYS, partition_counts
+
+    wanted = set()
+    for f in manifest.get("files") or []:
+        dataset, (by, _) = str(f.get("dataset") or ""), _partition_key(f)
+        if dataset in marts and all(k in PARTITION_KEYS for k in by):
+            wanted.add((dataset, by))
+    return {(d, by, key): n for d, by in sorted(wanted) for key, n in partition_counts(conn, d, by).items()}
 
 
 def _dataset_names() -> list[str]:
@@ -135,9 +261,72 @@ def _write_inventory(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
+def _csv_asset(source, local: str, workdir: Path):
+    """A GX CSV asset of one local copy: every cell as text, exactly as written (what a spreadsheet gets)."""
+    with open(workdir / local, encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f), [])
+    asset = source.add_csv_asset(name=f"csv:{local}", dtype=dict.fromkeys(header, "str"),
+                                 keep_default_na=False, encoding="utf-8-sig")
+    return asset.add_batch_definition_path(name=local, path=re.escape(local))
+
+
+def _main_validations(gx, context, source, specs: dict, rows: list[dict], whole: dict[str, str]) -> tuple[list, dict]:
+    """The validations of the one checkpoint: the inventory, and every CSV small enough to be read whole."""
+    validations, names = [], {}
+    if "inventory" in specs:
+        asset = source.add_csv_asset(name="inventory", dtype=dict.fromkeys(INVENTORY_COLUMNS, "str"))
+        batch = asset.add_batch_definition_path(name="inventory", path=re.escape(INVENTORY_FILE))
+        suite = context.suites.add(build_suite(gx, specs["inventory"]))
+        vd = context.validation_definitions.add(gx.ValidationDefinition(name="publication:files", data=batch,
+                                                                         suite=suite))
+        validations.append(vd)
+        names[vd.name] = (specs["inventory"]["name"], "inventory of the version", len(rows))
+    if "csv_file" in specs and whole:
+        suite = context.suites.add(build_suite(gx, specs["csv_file"]))
+        facts = {r["file"]: r for r in rows}
+        for file, local in sorted(whole.items(), key=lambda item: item[1]):
+            batch = _csv_asset(source, local, Path(source.base_directory))
+            vd = context.validation_definitions.add(gx.ValidationDefinition(name=f"publication:{local}",
+                                                                             data=batch, suite=suite))
+            validations.append(vd)
+            names[vd.name] = (f"{specs['csv_file']['name']}[{file}]", file,
+                              int(facts.get(file, {}).get("file_rows") or 0))
+    return validations, names
+
+
+def _segment_outcomes(gx, context, spec: dict, workdir: Path, file: str, segments: list[str],
+                      per_segment: int) -> tuple[list[SuiteOutcome], list]:
+    """A large CSV validated segment by segment, each in its own datasource removed afterwards, so that
+    GX holds one segment at a time. Lines are the file's own (line 2 is its first data row)."""
+    suite = context.suites.add(build_suite(gx, {**spec, "name": f"{spec['name']}:{_safe_name(file)}"}))
+    outcomes, results = [], []
+    for i, local in enumerate(segments):
+        source = context.data_sources.add_pandas_filesystem(name="publication_segment", base_directory=workdir)
+        vd = context.validation_definitions.add(gx.ValidationDefinition(
+            name="publication:segment", data=_csv_asset(source, local, workdir), suite=suite))
+        try:
+            vres = vd.run(result_format={"result_format": "SUMMARY"})
+        finally:
+            context.validation_definitions.delete("publication:segment")
+            context.data_sources.delete("publication_segment")
+        first = 2 + i * per_segment
+        n = sum(1 for _ in open(workdir / local, encoding="utf-8-sig", newline="")) - 1  # noqa: SIM115
+        found = [expectation_outcome(r) for r in vres.results]
+        for e in found:  # a segment's line numbers as the file's (line 1, the header, is the file's too)
+            for cell in e.sample if isinstance(e.sample, list) else []:
+                if isinstance(cell, dict) and isinstance(cell.get("line"), int) and cell["line"] > 1:
+                    cell["line"] += first - 2
+        outcomes.append(SuiteOutcome(f"{spec['name']}[{file} lines {first}-{first + n - 1}]", file,
+                                     suite_success(found), found, rows=n))
+        results.append(vres)
+        (workdir / local).unlink(missing_ok=True)
+    return outcomes, results
+
+
 def audit_publication(version_dir: str, manifest: dict, conn, *, suites: list[str] | None = None,
                       docs: bool = True) -> RunOutcome:
-    """Audit a written (not yet published) version against its manifest and the marts: one GX checkpoint.
+    """Audit a written (not yet published) version against its manifest and the marts: one GX checkpoint
+    (a CSV above PUBLISH_AUDIT_SEGMENT_ROWS rows is validated after it, segment by segment).
 
     version_dir: URL or path of `v/<version>/`; manifest: the manifest dict (as written or about
     to be written); conn: a psycopg connection to the warehouse (row counts of the marts)."""
@@ -149,55 +338,40 @@ def audit_publication(version_dir: str, manifest: dict, conn, *, suites: list[st
     workdir = config.var_dir() / "quality" / "publication" / _safe_name(version)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    rows = inventory(version_dir, manifest, conn, workdir)
+    segments: dict[str, list[str]] = {}
+    rows = inventory(version_dir, manifest, conn, workdir, segments)
     _write_inventory(rows, workdir / INVENTORY_FILE)
-    csv_files = sorted(p.name for p in workdir.iterdir() if p.name != INVENTORY_FILE and p.suffix.lower() == ".csv")
-
     specs = {s["meta"]["batch"]: s for s in load_suite_specs("publication", suites)}
     gx = _gx()
     docs_dir = docs_root() / "publication" if docs else None
     context = new_context(gx, docs_dir)
     source = context.data_sources.add_pandas_filesystem(name="publication", base_directory=workdir)
-    validations, names = [], {}
-    if "inventory" in specs:
-        asset = source.add_csv_asset(name="inventory", dtype=dict.fromkeys(INVENTORY_COLUMNS, "str"))
-        batch = asset.add_batch_definition_path(name="inventory", path=re.escape(INVENTORY_FILE))
-        suite = context.suites.add(build_suite(gx, specs["inventory"]))
-        vd = context.validation_definitions.add(gx.ValidationDefinition(name="publication:files", data=batch,
-                                                                         suite=suite))
-        validations.append(vd)
-        names[vd.name] = (specs["inventory"]["name"], "inventory of the version", len(rows))
-    if "csv_file" in specs and csv_files:
-        suite = context.suites.add(build_suite(gx, specs["csv_file"]))
-        facts = {_safe_name(r["file"]): r for r in rows}
-        for name in csv_files:
-            # every cell as text, exactly as written: what a spreadsheet would be handed
-            header = _csv_facts((workdir / name).read_bytes())[1]
-            asset = source.add_csv_asset(name=f"csv:{name}", dtype=dict.fromkeys(header, "str"),
-                                         keep_default_na=False, encoding="utf-8-sig")
-            batch = asset.add_batch_definition_path(name=name, path=re.escape(name))
-            vd = context.validation_definitions.add(gx.ValidationDefinition(name=f"publication:{name}",
-                                                                             data=batch, suite=suite))
-            validations.append(vd)
-            names[vd.name] = (f"{specs['csv_file']['name']}[{name}]", name,
-                              int(facts.get(name, {}).get("file_rows") or 0))
+    whole = {file: segs[0] for file, segs in segments.items() if len(segs) == 1}
+    validations, names = _main_validations(gx, context, source, specs, rows, whole)
     checkpoint = context.checkpoints.add(gx.Checkpoint(name="publication_audit", validation_definitions=validations,
                                                        result_format={"result_format": "SUMMARY"}))
     result = checkpoint.run()
     docs_url, pages = build_docs(context, result, docs_dir)
-    suites_out = []
-    for vd, vres, page in zip(validations, result.run_results.values(), pages, strict=True):
+    suites_out, results = [], list(result.run_results.values())
+    for vd, vres, page in zip(validations, results, pages, strict=True):
         name, table, n = names[vd.name]
         outcomes = [expectation_outcome(r) for r in vres.results]
         suites_out.append(SuiteOutcome(name, table, suite_success(outcomes), outcomes, rows=n, docs_url=page))
+    for file, segs in sorted(segments.items()):
+        if len(segs) > 1 and "csv_file" in specs:
+            more, more_results = _segment_outcomes(gx, context, specs["csv_file"], workdir, file, segs,
+                                                   segment_rows())
+            suites_out += more
+            results += more_results
     _write_json(workdir / "inventory.json", rows)
-    for name in csv_files:  # the copies were only for GX to read; the version itself is the record
-        (workdir / name).unlink(missing_ok=True)
+    for segs in segments.values():  # the copies were only for GX to read; the version itself is the record
+        for local in segs:
+            (workdir / local).unlink(missing_ok=True)
     outcome = RunOutcome("publication", all(s.success for s in suites_out), suites_out,
                          run_id_of("publication", result), docs_url, round(time.monotonic() - start, 3),
                          sum(s.rows or 0 for s in suites_out), None,
                          [f"version {version}: {len(rows)} files audited in {workdir}"])
-    outcome._results = list(result.run_results.values())
+    outcome._results = results
     return outcome
 
 

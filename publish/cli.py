@@ -1,6 +1,6 @@
 """`python -m publish`: the nightly publication and (later) the bulletin.
 
-    python -m publish run [--url URL] [--json]
+    python -m publish run [--url URL] [--json] [--partition-rows N] [--by-province]
     python -m publish bulletin [2016Q3] [--url URL] [--no-pdf]
     python -m publish diff [OLD [NEW]] [--url URL] [--json]   # what changed between two versions
 """
@@ -15,11 +15,15 @@ import sys
 def cmd_run(args) -> int:
     from core import config
     from core.warehouse import connect
-    from publish.wap import publish
+    from publish.stream import Limits
+    from publish.wap import publish, read_latest
 
     url = args.url or config.publish_url()
+    overrides = {"partition_rows": args.partition_rows} if args.partition_rows is not None else {}
+    if args.by_province:
+        overrides["by_province"] = True
     with connect() as conn:
-        result = publish(url, conn)
+        result = publish(url, conn, limits=Limits.from_env(**overrides))
     if args.json:
         print(json.dumps(result.__dict__, ensure_ascii=False, indent=2, default=str))
     else:
@@ -27,6 +31,9 @@ def cmd_run(args) -> int:
         print(f"publication {result.version} ({state}) at {url}")
         for f in result.files:
             print(f"  {f['name']}: {f['rows']} rows, {f['bytes']} bytes, sha256 {f['sha256'][:12]}…")
+        for name, forms in (read_latest(url) or {}).get("skipped_forms", {}).items():
+            for form, why in forms.items():
+                print(f"  {name}: no {form} ({why['note_zh']} {why['note_en']})")
         if result.missing_datasets:
             print(f"  not yet built: {', '.join(result.missing_datasets)}")
     return 0
@@ -65,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="export the marts to a new publication version and switch LATEST to it")
     p.add_argument("--url", help="fsspec URL of the target (default: PUBLISH_URL or file://<project>/published)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--partition-rows", type=int, help="partition datasets above this many rows "
+                   "(default: PUBLISH_PARTITION_ROWS or 1,000,000)")
+    p.add_argument("--by-province", action="store_true", help="partition by province (first two digits of "
+                   "county_code) too (default: PUBLISH_PARTITION_BY_PROVINCE)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("bulletin", help="render the quarterly bulletin (HTML, and PDF where Chromium is installed)")
     p.add_argument("period", nargs="?", help="e.g. 2016Q3; default: the newest quarter whose deadline has passed")

@@ -4,14 +4,14 @@
 
 Rows are matched by each dataset's key (its stable row order, publish.datasets) and
 compared column by column, read from the versions' Parquet files (typed, so a number
-is compared as a number). Defaults: the version before LATEST against LATEST. This is
+is compared as a number); a partitioned dataset partition by partition, skipping the
+files whose checksum did not change. Defaults: the version before LATEST against LATEST. This is
 how an operator sees that a decision recorded after publication changed what it
 touches and nothing else (`python -m ops registry apply` prints it).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 from publish.datasets import DATASETS, Dataset
@@ -30,15 +30,31 @@ class DatasetDiff:
         return not (self.added or self.removed or self.changed)
 
 
-def _rows(url: str, version: str, dataset: Dataset) -> dict[tuple, dict] | None:
-    """The dataset's rows of a version by key, or None when the version does not hold it."""
+def _parquet_files(url: str, version: str, dataset: Dataset) -> dict[str, str] | None:
+    """{partition path or "": sha256} of the dataset's Parquet files in a version (a partitioned dataset
+    has one per partition, publish.stream), or None when the version does not hold the dataset."""
+    import json
+
+    fs, root = _fs(url)
+    manifest = json.loads(fs.cat_file(f"{root}/v/{version}/manifest.json"))
+    files = {}
+    for f in manifest.get("files", []):
+        if f.get("dataset") == dataset.name and f["name"].endswith(".parquet"):
+            files["/".join(f["name"].split("/")[1:-1])] = f["sha256"]
+    return files or None
+
+
+def _rows(url: str, version: str, dataset: Dataset, partition: str = "") -> dict[tuple, dict]:
+    """The rows of one Parquet file of the dataset (the whole dataset, or one partition) by key."""
     import pyarrow.parquet as pq
 
     fs, root = _fs(url)
-    path = f"{root}/v/{version}/{dataset.name}.parquet"
+    name = f"{dataset.name}/{partition}/part.parquet" if partition else f"{dataset.name}.parquet"
+    path = f"{root}/v/{version}/{name}"
     if not fs.exists(path):
-        return None
-    rows = pq.read_table(io.BytesIO(fs.cat_file(path))).to_pylist()
+        return {}
+    with fs.open(path, "rb") as f:
+        rows = pq.read_table(f).to_pylist()
     return {tuple(r[k] for k in dataset.order_by): r for r in rows}
 
 
@@ -52,16 +68,29 @@ def _plain(value):
 
 
 def diff_dataset(url: str, old: str, new: str, dataset: Dataset) -> DatasetDiff:
-    before, after = _rows(url, old, dataset) or {}, _rows(url, new, dataset) or {}
+    """Rows added, removed and changed. A partitioned dataset is compared partition by partition, and
+    a file whose checksum is unchanged is not read at all (memory: one partition of each version)."""
+    before_files, after_files = _parquet_files(url, old, dataset) or {}, _parquet_files(url, new, dataset) or {}
     out = DatasetDiff(dataset.name)
-    out.added = [_key(dataset, k) for k in sorted(after.keys() - before.keys(), key=repr)]
-    out.removed = [_key(dataset, k) for k in sorted(before.keys() - after.keys(), key=repr)]
+    if set(before_files) != set(after_files):  # the layout changed (e.g. partitioned now): all the rows
+        before = {k: r for p in sorted(before_files) for k, r in _rows(url, old, dataset, p).items()}
+        after = {k: r for p in sorted(after_files) for k, r in _rows(url, new, dataset, p).items()}
+        _compare(dataset, before, after, out)
+        return out
+    for partition in sorted(after_files):
+        if before_files[partition] != after_files[partition]:
+            _compare(dataset, _rows(url, old, dataset, partition), _rows(url, new, dataset, partition), out)
+    return out
+
+
+def _compare(dataset: Dataset, before: dict, after: dict, out: DatasetDiff) -> None:
+    out.added += [_key(dataset, k) for k in sorted(after.keys() - before.keys(), key=repr)]
+    out.removed += [_key(dataset, k) for k in sorted(before.keys() - after.keys(), key=repr)]
     for k in sorted(before.keys() & after.keys(), key=repr):
         columns = {c: [_plain(before[k].get(c)), _plain(after[k].get(c))]
                    for c in sorted(set(before[k]) | set(after[k])) if before[k].get(c) != after[k].get(c)}
         if columns:
             out.changed.append({"key": _key(dataset, k), "columns": columns})
-    return out
 
 
 def default_pair(url: str) -> tuple[str, str]:

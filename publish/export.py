@@ -62,22 +62,30 @@ def fetch(conn, dataset: Dataset) -> Table:
 
 def csv_cell(value: object) -> str:
     """One value as CSV text: booleans true/false, ISO dates, plain decimals, formulas escaped."""
+    if type(value) is str:  # the most frequent value first (a publication formats millions)
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+        return _decimal_text(value)
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, int):
+        return str(value)  # a number, never escaped (publication.md), -3 as much as -3.2
     text = str(value)
     if text.startswith(FORMULA_PREFIXES):
         return "'" + text  # CSV injection: spreadsheets must not evaluate published text
     return text
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
 
 
 def _iso(value: datetime) -> str:

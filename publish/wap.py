@@ -1,9 +1,13 @@
 """Write, audit, publish: a new publication version appears whole or not at all.
 
-1. write: every dataset is exported from `marts` into `v/<version>/` under
-   `PUBLISH_URL` (any fsspec URL), then `manifest.json` last;
-2. audit: the files are read back and their bytes, checksums and row counts
-   checked against the manifest and the marts (plus any extra audits given);
+1. write: every dataset is streamed from `marts` (publish.stream: chunks through a
+   server-side cursor; a large dataset partitioned by year and province in CSV and
+   Parquet, JSON and the workbook only up to their limits) into a staging folder,
+   moved (or uploaded) to `v/<version>/` under `PUBLISH_URL` (any fsspec URL) once
+   the content hash names the version, then `manifest.json` last;
+2. audit: the files are read back in blocks and their bytes, checksums and row
+   counts checked against the manifest and the marts, per partition (plus any
+   extra audits given);
 3. publish: `LATEST` is replaced in one step (write a temporary pointer, then
    move), and on a local disk `latest/` (a symlink) follows in one step too.
 Old versions are pruned to the newest N (PUBLISH_KEEP_VERSIONS), never the
@@ -18,14 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from psycopg import sql
-
-from publish.columns import label
 from publish.datasets import DATASETS, Dataset
-from publish.export import Export, fetch, to_csv, to_json, to_parquet, to_workbook
+from publish.stream import Limits, partition_counts, write_files
 
 log = logging.getLogger(__name__)
 
@@ -75,51 +80,64 @@ def read_latest(url: str) -> dict | None:
     return json.loads(fs.cat_file(f"{root}/v/{version}/manifest.json"))
 
 
-def _exports(conn, datasets: list[Dataset]) -> list[Export]:
-    """Every file of a version except the manifest: four forms of each dataset and datasets.json."""
-    tables = [fetch(conn, d) for d in datasets]
-    labels = {t.dataset.name: {c.name: label(c.name, t.dataset.name) for c in t.columns} for t in tables}
-    exports: list[Export] = []
-    for t in tables:
-        exports += [to_csv(t), to_parquet(t), to_json(t)]
-    exports.append(to_workbook(tables, labels))
-    catalogue = {t.dataset.name: {"label_zh": t.dataset.label_zh, "rows": len(t.rows),
-                                  "columns": [{"name": c.name, "type": c.pg_type, **labels[t.dataset.name][c.name]}
-                                              for c in t.columns]} for t in tables}
-    exports.append(Export("*", "datasets.json",
-                          json.dumps(catalogue, ensure_ascii=False, indent=2).encode("utf-8") + b"\n", 0))
-    return exports
+def _staging(fs, root: str) -> Path:
+    """Where a version's files are written before their content hash names the version: beside the
+    versions on a local disk (moved into place in one rename), else a local temporary folder (uploaded)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    if isinstance(fs, LocalFileSystem):
+        path = Path(root) / "v" / f".staging-{os.getpid()}"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+    return Path(tempfile.mkdtemp(prefix="twotowns-publish-"))
 
 
-def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: str | None = None,
-            now: datetime | None = None, keep: int | None = None, audits=()) -> PublishResult:
-    """Write, audit and publish a new version if the content changed. `audits` are extra checks
-    `audit(version_url, manifest, conn)` run before LATEST moves (e.g. the GX publication audit);
-    any exception they raise stops the publication."""
-    datasets = _existing_datasets(conn)
-    missing = [d.name for d in DATASETS if d not in datasets]
-    exports = _exports(conn, datasets)
-    files = [{"name": e.file_name, "dataset": e.dataset, "bytes": len(e.data),
-              "sha256": hashlib.sha256(e.data).hexdigest(), "rows": e.rows} for e in exports]
-    submissions = _current_submissions(conn)
-    content_hash = hashlib.sha256(json.dumps(
+def _place(fs, root: str, staging: Path, vdir: str, files: list[dict]) -> None:
+    """The staged files into v/<version>/ (a folder left by an earlier failed audit is replaced)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    if isinstance(fs, LocalFileSystem):
+        shutil.rmtree(vdir, ignore_errors=True)
+        os.replace(staging, vdir)
+        return
+    fs.makedirs(vdir, exist_ok=True)
+    for f in files:
+        fs.put_file(str(staging / f["name"]), f"{vdir}/{f['name']}")
+
+
+def _content_hash(files: list[dict], submissions: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(
         {"files": [(f["name"], f["sha256"]) for f in files], "submissions": submissions},
         sort_keys=True).encode()).hexdigest()
 
-    latest = read_latest(url)
-    if latest is not None and latest.get("content_sha256") == content_hash:
-        log.info("publication unchanged: LATEST stays %s", latest["version"])
-        return PublishResult(latest["version"], False, url, latest["files"], missing)
 
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    version = f"{now:%Y%m%dT%H%M%SZ}-{content_hash[:8]}"
+def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: str | None = None,
+            now: datetime | None = None, keep: int | None = None, audits=(), limits: Limits | None = None
+            ) -> PublishResult:
+    """Write, audit and publish a new version if the content changed. `audits` are extra checks
+    `audit(version_url, manifest, conn)` run before LATEST moves (e.g. the GX publication audit);
+    any exception they raise stops the publication. `limits`: partitioning and form limits
+    (default: publish.stream.Limits.from_env())."""
+    limits = limits or Limits.from_env()
+    datasets = _existing_datasets(conn)
+    missing = [d.name for d in DATASETS if d not in datasets]
     fs, root = _fs(url)
-    vdir = f"{root}/v/{version}"
-    fs.makedirs(vdir, exist_ok=True)
-    # write: the data files, then the manifest (a folder without a manifest is incomplete)
-    for e in exports:
-        with fs.open(f"{vdir}/{e.file_name}", "wb") as f:
-            f.write(e.data)
+    staging = _staging(fs, root)
+    try:
+        files, skipped = write_files(conn, datasets, staging, limits)
+        submissions = _current_submissions(conn)
+        content_hash = _content_hash(files, submissions)
+        latest = read_latest(url)
+        if latest is not None and latest.get("content_sha256") == content_hash:
+            log.info("publication unchanged: LATEST stays %s", latest["version"])
+            return PublishResult(latest["version"], False, url, latest["files"], missing)
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        version = f"{now:%Y%m%dT%H%M%SZ}-{content_hash[:8]}"
+        vdir = f"{root}/v/{version}"
+        _place(fs, root, staging, vdir, files)  # the data files, then the manifest (none: incomplete)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     manifest = {
         "version": version,
         "built_at": now.isoformat().replace("+00:00", "Z"),
@@ -129,23 +147,27 @@ def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: 
         "submissions": submissions,
         "files": files,
         "missing_datasets": missing,
+        **({"skipped_forms": skipped} if skipped else {}),
     }
     with fs.open(f"{vdir}/manifest.json", "wb") as f:
         f.write(json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n")
-    # audit
     audit(url, version, conn)
     for extra in audits:
         extra(f"{url.rstrip('/')}/v/{version}", manifest, conn)
-    # publish: one step
+    _switch_latest(fs, root, version)
+    log.info("published %s", version)
+    if keep:
+        prune(url, keep)
+    return PublishResult(version, True, url, files, missing)
+
+
+def _switch_latest(fs, root: str, version: str) -> None:
+    """LATEST replaced in one step (a temporary pointer, then a move); `latest/` follows."""
     tmp = f"{root}/.LATEST.{version}.tmp"
     with fs.open(tmp, "wb") as f:
         f.write(version.encode() + b"\n")
     fs.mv(tmp, f"{root}/LATEST")
     _link_latest(fs, root, version)
-    log.info("published %s", version)
-    if keep:
-        prune(url, keep)
-    return PublishResult(version, True, url, files, missing)
 
 
 def _link_latest(fs, root: str, version: str) -> None:
@@ -192,23 +214,42 @@ def prune(url: str, keep: int) -> list[str]:
     return doomed
 
 
+def _digest(fs, path: str) -> tuple[int, str]:
+    """(bytes, sha256) of a file read back in blocks: never a whole big file in memory."""
+    digest, size = hashlib.sha256(), 0
+    with fs.open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def expected_rows(conn, manifest: dict) -> dict[tuple[str, tuple, tuple], int]:
+    """Rows of the marts each data file should hold: {(dataset, partition keys, partition values): rows},
+    one grouped count per dataset and set of keys (a partitioned dataset's JSON file is whole)."""
+    wanted = {(f["dataset"], tuple(f.get("partition") or ())) for f in manifest["files"] if f["dataset"] != "*"}
+    return {(name, by, key): n for name, by in sorted(wanted) for key, n in partition_counts(conn, name, by).items()}
+
+
 def audit(url: str, version: str, conn) -> None:
-    """Read the version back: every file's bytes and rows as the manifest says, rows as in the marts."""
+    """Read the version back: every file's bytes and rows as the manifest says, rows as in the marts
+    (per partition for a partitioned dataset)."""
     fs, root = _fs(url)
     vdir = f"{root}/v/{version}"
     manifest = json.loads(fs.cat_file(f"{vdir}/manifest.json"))
+    expected = expected_rows(conn, manifest)
     problems = []
     for f in manifest["files"]:
-        data = fs.cat_file(f"{vdir}/{f['name']}")
-        if len(data) != f["bytes"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
+        size, sha = _digest(fs, f"{vdir}/{f['name']}")
+        if size != f["bytes"] or sha != f["sha256"]:
             problems.append(f"{f['name']}: bytes or checksum differ from the manifest")
         if f["dataset"] == "*":
             continue
-        marts_rows = conn.execute(
-            sql.SQL("select count(*) from {}.{}").format(sql.Identifier("marts"), sql.Identifier(f["dataset"]))
-        ).fetchone()[0]
+        partition = f.get("partition") or {}
+        marts_rows = expected.get((f["dataset"], tuple(partition), tuple(partition.values())), 0)
         if f["rows"] != marts_rows:
-            problems.append(f"{f['name']}: {f['rows']} rows, marts.{f['dataset']} has {marts_rows}")
+            where = f" partition {f['partition']}" if f.get("partition") else ""
+            problems.append(f"{f['name']}: {f['rows']} rows, marts.{f['dataset']}{where} has {marts_rows}")
     if problems:
         raise AuditError("; ".join(problems))
 
