@@ -42,7 +42,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config
-from ingest.current import missing_forms
+from ingest.current import missing_forms, required_forms
 from ingest.findings import ERROR, WARNING, Finding, count, finding
 from ingest.history import history_findings
 from ingest.parse import Report, parse_report
@@ -94,7 +94,7 @@ class Incoming:
 
 
 @dataclass
-class _Work:
+class Work:
     """One file on its way through a wave of `submit_batch`."""
 
     path: Path
@@ -189,7 +189,7 @@ def submit_batch(files: Sequence[Incoming | Path | str], *, conn=None, write_fee
     from core.warehouse import connect
 
     items = [f if isinstance(f, Incoming) else Incoming(Path(f)) for f in files]
-    works = [_Work(Path(it.path), safe_display_name(it.file_name or Path(it.path).name), it.received_at)
+    works = [Work(Path(it.path), safe_display_name(it.file_name or Path(it.path).name), it.received_at)
              for it in items]
     own = conn is None
     conn = conn or connect(autocommit=True)
@@ -217,26 +217,26 @@ def waves(items: list, county_of) -> list[list]:
     return [[g[k] for g in groups.values() if k < len(g)] for k in range(depth)]
 
 
-def _county_of(work: _Work) -> str | None:
+def _county_of(work: Work) -> str | None:
     from ingest.parse import sniff_county
 
     return sniff_county(work.path, work.name)
 
 
-def _run_wave(conn, wave: list[_Work], audit, write_feedback: bool) -> None:
+def _run_wave(conn, wave: list[Work], audit, write_feedback: bool) -> None:
     """The phases of one wave; each file's problems stay its own (see `_each`)."""
     live = _each(wave, lambda w: _receive(conn, w))
     live = _each(live, lambda w: _validate(conn, w))
-    live = _each(live, lambda w: _load_pending(conn, w))
+    live = load_wave(conn, live)
     if audit is not None and live:
         live = _audit_wave(conn, live, audit)
-    _each(live, lambda w: _decide_work(conn, w))
+    decide_wave(conn, live)
     for w in wave:
         if w.result is not None and w.result.status != "error":
             _each([w], lambda w: _answer(w, write_feedback), keep_result=True)
 
 
-def _each(works: list[_Work], step, *, keep_result: bool = False) -> list[_Work]:
+def _each(works: list[Work], step, *, keep_result: bool = False) -> list[Work]:
     """Run `step` on each work not decided yet; an Exception makes that file's result an error
     (logged) and never stops the others. Returns the works still undecided."""
     for w in works:
@@ -250,21 +250,21 @@ def _each(works: list[_Work], step, *, keep_result: bool = False) -> list[_Work]
     return [w for w in works if w.result is None]
 
 
-def _error_result(w: _Work, exc: Exception) -> SubmitResult:
+def _error_result(w: Work, exc: Exception) -> SubmitResult:
     report = w.report
     return SubmitResult(w.sid, "error", w.sha, w.name, report.county_code if report else None,
                         str(report.period) if report and report.period else None, None, 0,
                         error=f"{type(exc).__name__}: {exc}", exception=exc)
 
 
-def _receive(conn, w: _Work) -> None:
+def _receive(conn, w: Work) -> None:
     """Archive the bytes; a byte-identical file received before is decided here (duplicate)."""
     w.received_at = w.received_at or receipt_time(w.path)
     w.sha, w.archived = archive(w.path, w.name)
     w.result = _duplicate_of(conn, w.archived, w.sha, w.name, w.received_at)
 
 
-def _validate(conn, w: _Work) -> None:
+def _validate(conn, w: Work) -> None:
     """Parse, file-level and history checks; a file with errors is recorded refused at once."""
     report = w.report = parse_report(w.archived, w.name)
     w.findings = list(report.findings)
@@ -283,7 +283,7 @@ def _validate(conn, w: _Work) -> None:
                                 w.findings)
 
 
-def _fields(w: _Work) -> tuple:
+def _fields(w: Work) -> tuple:
     r = w.report
     deadline = r.period.deadline if r.county_code and r.period else None
     late = None if deadline is None else w.received_at.astimezone(LOCAL_TZ).date() > deadline
@@ -295,7 +295,7 @@ def _period(report: Report) -> str | None:
     return str(report.period) if report.period else None
 
 
-def _load_pending(conn, w: _Work) -> None:
+def _load_pending(conn, w: Work) -> None:
     """Load the values as a pending submission (never current, whatever happens next)."""
     with conn.transaction():
         sid = _insert_submission(conn, *_fields(w), status="pending")
@@ -303,7 +303,118 @@ def _load_pending(conn, w: _Work) -> None:
     w.sid = sid
 
 
-def _audit_wave(conn, live: list[_Work], audit) -> list[_Work]:
+def load_wave(conn, works: list[Work]) -> list[Work]:
+    """The wave's reports as pending submissions in ONE transaction: one multi-row insert of the
+    submissions and ONE COPY of every value, the speed of a bare COPY. Pending submissions are never
+    current, so loading them together changes nothing anyone can see. If that fails, file by file,
+    so that only the file at fault is an error. Returns the works still undecided."""
+    if len(works) > 1:
+        try:
+            with conn.transaction():
+                with conn.cursor() as cur:
+                    cur.executemany(INSERT_SUBMISSION, [_submission_params(w, "pending") for w in works],
+                                    returning=True)
+                    sids = []
+                    while True:
+                        sids.append(cur.fetchone()[0])
+                        if not cur.nextset():
+                            break
+                for w, sid in zip(works, sids, strict=True):
+                    w.sid = sid
+                _copy_rows(conn, [(w.sid, w.sha, w.report) for w in works])
+            for w in works:
+                w.rows = len(w.report.values)
+            return works
+        except Exception:
+            log.warning("intake: loading the wave at once failed; loading its files one by one", exc_info=True)
+            for w in works:
+                w.sid = None
+    return _each(works, lambda w: _load_pending(conn, w))
+
+
+def decide_wave(conn, works: list[Work]) -> None:
+    """Every audited submission of the wave accepted (versions by receipt time) or refused (values
+    removed), in ONE transaction of set-based statements. If that fails, file by file (each in its own
+    transaction), so that only the file at fault is an error."""
+    if len(works) > 1:
+        try:
+            with conn.transaction():
+                results = _decide_set(conn, works)
+            for w, result in zip(works, results, strict=True):
+                w.result = result
+            return
+        except Exception:
+            log.warning("intake: deciding the wave at once failed; deciding its files one by one", exc_info=True)
+    _each(works, lambda w: _decide_work(conn, w))
+
+
+def _decide_set(conn, works: list[Work]) -> list[SubmitResult]:
+    refused = [w for w in works if any(f.severity == ERROR for f in w.findings)]
+    accepted = [w for w in works if not any(f.severity == ERROR for f in w.findings)]
+    accepted_ids = {w.sid for w in accepted}
+    _record_findings_of(conn, works)
+    if refused:
+        ids = [w.sid for w in refused]
+        conn.execute("delete from raw.report_values where submission_id = any(%s)", (ids,))
+        conn.execute("update landing.submissions set status = 'refused' where submission_id = any(%s)", (ids,))
+    versions, present = _accept(conn, accepted) if accepted else ({}, {})
+    results = []
+    for w in works:
+        r = w.report
+        result = SubmitResult(w.sid, "refused", w.sha, w.name, r.county_code, _period(r), None, 0, w.findings)
+        if w.sid in accepted_ids:
+            key = (r.county_code, r.period.year, r.period.quarter)
+            result.status, result.version, result.rows_loaded = "accepted", versions[w.sid], w.rows
+            result.missing_forms = sorted(required_forms(r.county_code, r.period) - present.get(key, set()))
+        results.append(result)
+    return results
+
+
+def _accept(conn, accepted: list[Work]) -> tuple[dict[int, int], dict[tuple, set[str]]]:
+    """Accept the submissions and renumber the versions of their (county, period)s by receipt time;
+    returns {submission_id: version} and the forms now present per (county, year, quarter)."""
+    keys = sorted({(w.report.county_code, w.report.period.year, w.report.period.quarter) for w in accepted})
+    counties, years, quarters = (list(k) for k in zip(*keys, strict=True))
+    # serialise versions of one (county, period) (the same lock as `_decide`, taken in a fixed order)
+    conn.execute("select pg_advisory_xact_lock(hashtext(k)) from unnest(%s::text[]) as k order by k",
+                 ([f"{c}/{y}Q{q}" for c, y, q in keys],))
+    sids = [w.sid for w in accepted]
+    conn.execute("update landing.submissions set status = 'accepted', version = 1 where submission_id = any(%s)",
+                 (sids,))  # provisional: the unique version constraint is checked at commit
+    conn.execute(
+        "update landing.submissions as s set version = r.rn "
+        "from (select submission_id, row_number() over (partition by county_code, year, quarter "
+        "                                               order by received_at, file_sha256) as rn "
+        "      from landing.submissions "
+        "      where status = 'accepted' and (county_code, year, quarter) in "
+        "            (select * from unnest(%s::text[], %s::smallint[], %s::smallint[]))) as r "
+        "where s.submission_id = r.submission_id and s.version is distinct from r.rn",
+        (counties, years, quarters))
+    versions = dict(conn.execute("select submission_id, version from landing.submissions "
+                                 "where submission_id = any(%s)", (sids,)).fetchall())
+    present = {(c, y, q): set(forms) for c, y, q, forms in conn.execute(
+        "select s.county_code, s.year, s.quarter, array_agg(distinct f.form) "
+        "from landing.submissions as s cross join lateral unnest(s.forms) as f(form) "
+        "where s.status = 'accepted' and (s.county_code, s.year, s.quarter) in "
+        "      (select * from unnest(%s::text[], %s::smallint[], %s::smallint[])) "
+        "group by 1, 2, 3", (counties, years, quarters)).fetchall()}
+    return versions, present
+
+
+def _record_findings_of(conn, works: list[Work]) -> None:
+    """Finding counts and findings of many submissions: one statement and one COPY."""
+    with conn.cursor() as cur:
+        cur.executemany("update landing.submissions set errors = %s, warnings = %s where submission_id = %s",
+                        [(count(w.findings, ERROR), count(w.findings, WARNING), w.sid) for w in works])
+        with cur.copy("copy landing.findings (submission_id, finding_no, severity, code, sheet, cell, town_code, "
+                      "indicator, message_zh, message_en) from stdin") as copy:
+            for w in works:
+                for i, f in enumerate(w.findings, start=1):
+                    copy.write_row((w.sid, i, f.severity, f.code, f.sheet, f.cell, f.town_code, f.indicator,
+                                    f.message_zh, f.message_en))
+
+
+def _audit_wave(conn, live: list[Work], audit) -> list[Work]:
     """ONE audit call over the wave's pending submissions; if it raises, each submission is audited
     alone so that only the one at fault is an error (it stays pending, never current)."""
     from expectations.submission import new_findings
@@ -325,13 +436,13 @@ def _audit_wave(conn, live: list[_Work], audit) -> list[_Work]:
     return [w for w in live if w.result is None]
 
 
-def _decide_work(conn, w: _Work) -> None:
+def _decide_work(conn, w: Work) -> None:
     r = w.report
     w.result = _decide(conn, w.sid, r, w.findings, w.rows,
                        SubmitResult(w.sid, "", w.sha, w.name, r.county_code, _period(r), None, 0, w.findings))
 
 
-def _answer(w: _Work, write_feedback: bool) -> None:
+def _answer(w: Work, write_feedback: bool) -> None:
     """Quarantine a refused file; every decided file gets its feedback in the county's outbox."""
     result = w.result
     if result.status == "refused":
@@ -396,15 +507,23 @@ def forget_submission(conn, sid: int) -> None:
         conn.execute(f"delete from {table} where submission_id = %s", (sid,))  # table names are constants
 
 
+INSERT_SUBMISSION = (
+    "insert into landing.submissions (file_sha256, file_name, received_at, county_code, year, quarter, forms, "
+    "status, deadline, late, reporter, phone, report_date) "
+    "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning submission_id")
+
+
 def _insert_submission(conn, sha, name, received_at, county, year, quarter, forms, deadline, late,
                        metadata: dict, *, status: str) -> int:
-    return conn.execute(
-        "insert into landing.submissions (file_sha256, file_name, received_at, county_code, year, quarter, forms, "
-        "status, deadline, late, reporter, phone, report_date) "
-        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning submission_id",
-        (sha, name, received_at, county, year, quarter, forms, status, deadline, late,
-         _short(metadata.get("reporter")), _short(metadata.get("phone")), metadata.get("report_date")),
-    ).fetchone()[0]
+    return conn.execute(INSERT_SUBMISSION, (sha, name, received_at, county, year, quarter, forms, status, deadline,
+                                            late, _short(metadata.get("reporter")), _short(metadata.get("phone")),
+                                            metadata.get("report_date"))).fetchone()[0]
+
+
+def _submission_params(w: Work, status: str) -> tuple:
+    sha, name, received_at, county, year, quarter, forms, deadline, late, metadata = _fields(w)
+    return (sha, name, received_at, county, year, quarter, forms, status, deadline, late,
+            _short(metadata.get("reporter")), _short(metadata.get("phone")), metadata.get("report_date"))
 
 
 def _record_findings(conn, sid: int, findings: list[Finding]) -> None:
@@ -435,16 +554,25 @@ def _short(value: object) -> str | None:
     return None if value is None else str(value)[:100]
 
 
+RAW_COLUMNS = ("submission_id", "county_code", "year", "quarter", "form", "town_code", "indicator", "value",
+               "source_file_sha256", "source_sheet", "source_cell", "value_prev_year", "prev_year_source_cell")
+COPY_RAW = f"copy raw.report_values ({', '.join(RAW_COLUMNS)}) from stdin"
+
+
 def _copy_values(conn, sid: int, sha: str, report: Report) -> int:
     """One row per value; the county-reported 上年同期 (and its cell) rides on the current value's row."""
-    columns = ("submission_id, county_code, year, quarter, form, town_code, indicator, value, "
-               "source_file_sha256, source_sheet, source_cell, value_prev_year, prev_year_source_cell")
-    with conn.cursor() as cur, cur.copy(f"copy raw.report_values ({columns}) from stdin") as copy:
-        for v in report.values:
-            copy.write_row((sid, report.county_code, report.period.year, report.period.quarter, v.form,
-                            v.town_code, v.indicator, v.value, sha, v.sheet, v.cell, v.value_prev_year,
-                            v.prev_year_cell))
+    _copy_rows(conn, [(sid, sha, report)])
     return len(report.values)
+
+
+def _copy_rows(conn, loads: list[tuple[int, str, Report]]) -> None:
+    """The values of (submission_id, file sha256, report)s in one COPY, in RAW_COLUMNS order."""
+    with conn.cursor() as cur, cur.copy(COPY_RAW) as copy:
+        for sid, sha, report in loads:
+            county, year, quarter = report.county_code, report.period.year, report.period.quarter
+            for v in report.values:
+                copy.write_row((sid, county, year, quarter, v.form, v.town_code, v.indicator, v.value, sha,
+                                v.sheet, v.cell, v.value_prev_year, v.prev_year_cell))
 
 
 def _quarantine(archived: Path, sha: str, name: str, result: SubmitResult) -> Path:

@@ -13,28 +13,37 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-RAW_COLUMNS = ("submission_id", "county_code", "year", "quarter", "form", "town_code", "indicator", "value",
-               "source_file_sha256", "source_sheet", "source_cell", "value_prev_year", "prev_year_source_cell")
-
-
-def _rows(sid: int, sha: str, report) -> list[tuple]:
-    p = report.period
-    return [(sid, report.county_code, p.year, p.quarter, v.form, v.town_code, v.indicator, v.value, sha, v.sheet,
-             v.cell, v.value_prev_year, v.prev_year_cell) for v in report.values]
+from ingest.landing import RAW_COLUMNS
 
 
 def _fake_sha(i: int) -> str:
     return f"{i:064x}"
 
 
-def landing_load(conn, reports: list) -> list[int]:
-    """The project's landing load: the reports as pending submissions (COPY), then accepted with versions."""
-    from ingest.landing import load_pending, decide_batch
+def _works(conn, reports: list, first: int) -> list:
+    """The reports as the intake holds them after parsing (landing.Work), their files recorded."""
+    from pathlib import Path
 
-    sids = load_pending(conn, [(_fake_sha(i + 1), f"bench-{i}.xlsx", datetime.now(UTC), r)
-                               for i, r in enumerate(reports)])
-    decide_batch(conn, [(sid, r, []) for sid, r in zip(sids, reports, strict=True)])
-    return sids
+    from ingest.landing import Work
+
+    now = datetime.now(UTC)
+    works = [Work(Path(f"bench-{first + i}.xlsx"), f"bench-{first + i}.xlsx", now, sha=_fake_sha(first + i),
+                  report=r, findings=list(r.findings)) for i, r in enumerate(reports)]
+    with conn.cursor() as cur:
+        cur.executemany("insert into landing.files (file_sha256, size_bytes, archive_path, first_received_at) "
+                        "values (%s, 0, '-', %s)", [(w.sha, now) for w in works])
+    return works
+
+
+def landing_load(conn, reports: list) -> list:
+    """The project's landing load of one wave: pending submissions with ONE COPY, then the decision."""
+    from ingest.landing import decide_wave, load_wave
+
+    works = _works(conn, reports, 1)
+    t = time.perf_counter()
+    load_wave(conn, works)
+    decide_wave(conn, works)
+    return works, time.perf_counter() - t
 
 
 def bare_copy(conn, reports: list) -> None:
@@ -42,8 +51,10 @@ def bare_copy(conn, reports: list) -> None:
     columns = ", ".join(RAW_COLUMNS)
     with conn.transaction(), conn.cursor() as cur, cur.copy(f"copy bench_bare ({columns}) from stdin") as copy:
         for i, r in enumerate(reports):
-            for row in _rows(i + 1, _fake_sha(i + 1), r):
-                copy.write_row(row)
+            p = r.period
+            for v in r.values:
+                copy.write_row((i + 1, r.county_code, p.year, p.quarter, v.form, v.town_code, v.indicator, v.value,
+                                _fake_sha(i + 1), v.sheet, v.cell, v.value_prev_year, v.prev_year_cell))
 
 
 def to_sql(url: str, reports: list) -> None:
@@ -52,8 +63,9 @@ def to_sql(url: str, reports: list) -> None:
 
     from core.warehouse import sqlalchemy_url
 
-    frame = pd.DataFrame([row for i, r in enumerate(reports) for row in _rows(i + 1, _fake_sha(i + 1), r)],
-                         columns=list(RAW_COLUMNS))
+    frame = pd.DataFrame([(i + 1, r.county_code, r.period.year, r.period.quarter, v.form, v.town_code, v.indicator,
+                           v.value, _fake_sha(i + 1), v.sheet, v.cell, v.value_prev_year, v.prev_year_cell)
+                          for i, r in enumerate(reports) for v in r.values], columns=list(RAW_COLUMNS))
     engine = sqlalchemy.create_engine(sqlalchemy_url(url))
     try:
         frame.to_sql("bench_to_sql", engine, index=False)
@@ -69,9 +81,7 @@ def compare(reports: list) -> dict:
     try:
         with connect(url, autocommit=True) as conn:
             ensure_schema(conn)
-            t = time.perf_counter()
-            landing_load(conn, reports)
-            landing_s = time.perf_counter() - t
+            _, landing_s = landing_load(conn, reports)
             t = time.perf_counter()
             bare_copy(conn, reports)
             bare_s = time.perf_counter() - t
@@ -86,23 +96,23 @@ def compare(reports: list) -> dict:
 
 
 def audit_pending(url: str, reports: list) -> dict:
+    """The quarter's reports as pending submissions beside the history, audited in one call, then removed."""
     from core.warehouse import connect
     from expectations.submission import audit_batch, prepared_for
-    from ingest.landing import forget_submission, load_pending
+    from ingest.landing import forget_submission, load_wave
 
     prepared_for(url)  # the checkpoint is set up once per process (the intake pays it once per batch)
     with connect(url, autocommit=True) as conn:
-        base = conn.execute("select coalesce(max(submission_id), 0) from landing.submissions").fetchone()[0]
-        sids = load_pending(conn, [(_fake_sha(10**9 + base + i), f"bench-audit-{i}.xlsx", datetime.now(UTC), r)
-                                   for i, r in enumerate(reports)])
+        works = _works(conn, reports, 10**12)
+        load_wave(conn, works)
         try:
             t = time.perf_counter()
-            findings = audit_batch(conn, sids)
+            findings = audit_batch(conn, [w.sid for w in works])
             audit_s = time.perf_counter() - t
         finally:
             with conn.transaction():
-                for sid in sids:
-                    forget_submission(conn, sid)
-                conn.execute("delete from landing.files where file_sha256 like '0000%' and size_bytes = 0")
-    return {"audit_submissions": len(sids), "audit_values": sum(len(r.values) for r in reports),
+                for w in works:
+                    forget_submission(conn, w.sid)
+                conn.execute("delete from landing.files where file_sha256 = any(%s)", ([w.sha for w in works],))
+    return {"audit_submissions": len(works), "audit_values": sum(len(r.values) for r in reports),
             "audit_s": round(audit_s, 3), "audit_findings": sum(len(f) for f in findings.values())}
