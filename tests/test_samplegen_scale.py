@@ -190,6 +190,8 @@ def test_history_lands_by_copy_and_a_2024q4_report_is_accepted_against_it(small,
         assert not load_history(small, url).loaded  # idempotent
         with connect(url, autocommit=True) as conn:
             assert conn.execute("select count(*) from raw.report_values").fetchone()[0] == values
+            assert conn.execute("select count(*) from pg_constraint where contype = 'f' "  # put back after the COPY
+                                "and conrelid = 'raw.report_values'::regclass").fetchone()[0] == 1
             assert conn.execute("select count(*) from landing.submissions where status = 'accepted' and version = 1 "
                                 "and not late").fetchone()[0] == counts.submissions
             for e in _expected(small):
