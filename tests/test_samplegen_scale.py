@@ -53,7 +53,7 @@ def test_province_generation_is_deterministic_to_the_byte(tmp_path):
     assert summary["counties"] == 90 and 900 <= sum(summary["members"].values()) <= 1200
 
 
-@pytest.mark.parametrize("scale", ["small", "province"])
+@pytest.mark.parametrize("scale", ["small", "province", "nation"])
 def test_the_scaled_registry_obeys_the_registry_rules(scale, tmp_path):
     reg = build_registry(SCALES[scale])
     from samplegen.scale import write_seeds
