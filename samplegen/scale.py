@@ -38,8 +38,8 @@ REGISTRY_SEEDS = ("counties", "towns", "memberships", "decisions", "annual_tasks
 PROVINCES = ("33", "32", "31", "34", "35", "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53",
              "61", "62", "13", "14", "15", "21", "22", "23", "11", "12", "64")
 # Characters of the counties' short names: none of 县区市镇 or of the words of a file name (年季度两报)
-NAME_CHARS = ("安宁平阳和丰泰康昌盛兴华德清永新长乐善盐桐湖金东武义浦仙居天台富春淳建开化常山江龙游庆元景云松"
-              "遂昌缙青田文成顺苍南瑞洞头玉环温岭门黄岩椒路桥")
+NAME_CHARS = "".join(dict.fromkeys("安宁平阳和丰泰康昌盛兴华德清永新长乐善盐桐湖金东武义浦仙居天台富春淳建开化常山江龙游"
+                                   "庆元景云松遂缙青田文成顺苍南瑞洞头玉环温岭门黄岩椒路桥"))  # distinct
 KINDS = (("district", "区"), ("county", "县"), ("county_city", "市"))
 FEATURES = ("智造", "数字", "文旅", "时尚", "康养", "科创", "航空", "光电", "新材", "农旅", "丝绸", "茶香")
 PILOT_SYLLABLES = ("塘", "桥", "浦", "溪", "港", "泾", "堰", "埠", "渡", "湾")

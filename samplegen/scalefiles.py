@@ -248,8 +248,36 @@ def _bad_file(ctx: _Context, c: int, role: str, report: Report, style: Presentat
                   role)
 
 
-def write_scaled_sample(out_dir: Path, scale: str) -> list[ScaledFile]:
-    """DIR/seeds, DIR/inbox (2024Q4), DIR/expected.json and DIR/scale.json of a scale; sorted by receipt time."""
+_FORKED: list[tuple[_Context, list[str]]] = []  # what forked workers write from (inherited, never pickled)
+
+
+def _write_counties(counties: range) -> list[ScaledFile]:
+    ctx, county_roles = _FORKED[0]
+    return [f for c in counties for f in county_files(ctx, c, county_roles[c])]
+
+
+def _all_county_files(ctx: _Context, county_roles: list[str], workers: int) -> list[ScaledFile]:
+    """Every county's files; with workers > 1 in forked processes, in slices of counties (each county's
+    bytes depend on the county alone, so the output is the same whatever the split)."""
+    if workers <= 1 or len(county_roles) < 200:
+        return [f for c, role in enumerate(county_roles) for f in county_files(ctx, c, role)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED[:] = [(ctx, county_roles)]
+    step = 100
+    slices = [range(i, min(i + step, len(county_roles))) for i in range(0, len(county_roles), step)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return [f for part in pool.map(_write_counties, slices) for f in part]
+    finally:
+        _FORKED.clear()
+
+
+def write_scaled_sample(out_dir: Path, scale: str, workers: int | None = None) -> list[ScaledFile]:
+    """DIR/seeds, DIR/inbox (2024Q4), DIR/expected.json and DIR/scale.json of a scale; sorted by receipt time.
+    `workers`: processes that write the files (default: the CPUs, at most 4; only for 200 counties or more)."""
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     out_dir = Path(out_dir)
     reg = build_registry(SCALES[scale])
     write_seeds(reg, out_dir / "seeds")
@@ -261,7 +289,7 @@ def write_scaled_sample(out_dir: Path, scale: str) -> list[ScaledFile]:
     catalogue = load_registry(out_dir / "seeds")
     ctx = _Context(reg, build_values(reg), {f: catalogue.form_indicators(f) for f in FORMS},
                    {t.code: t.name_zh for t in reg.towns}, inbox)
-    files = [f for c, role in enumerate(roles(reg)) for f in county_files(ctx, c, role)]
+    files = _all_county_files(ctx, roles(reg), workers)
     files.sort(key=lambda f: (f.received_at, f.file))
     (out_dir / EXPECTED_FILE).write_text(json.dumps([f.to_json() for f in files], ensure_ascii=False, indent=2) + "\n",
                                          encoding="utf-8")

@@ -53,7 +53,7 @@ def test_province_generation_is_deterministic_to_the_byte(tmp_path):
     assert summary["counties"] == 90 and 900 <= sum(summary["members"].values()) <= 1200
 
 
-@pytest.mark.parametrize("scale", ["small", "province"])
+@pytest.mark.parametrize("scale", ["small", "province", "nation"])
 def test_the_scaled_registry_obeys_the_registry_rules(scale, tmp_path):
     reg = build_registry(SCALES[scale])
     from samplegen.scale import write_seeds
@@ -190,6 +190,8 @@ def test_history_lands_by_copy_and_a_2024q4_report_is_accepted_against_it(small,
         assert not load_history(small, url).loaded  # idempotent
         with connect(url, autocommit=True) as conn:
             assert conn.execute("select count(*) from raw.report_values").fetchone()[0] == values
+            assert conn.execute("select count(*) from pg_constraint where contype = 'f' "  # put back after the COPY
+                                "and conrelid = 'raw.report_values'::regclass").fetchone()[0] == 1
             assert conn.execute("select count(*) from landing.submissions where status = 'accepted' and version = 1 "
                                 "and not late").fetchone()[0] == counts.submissions
             for e in _expected(small):
