@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -164,7 +165,7 @@ def _dbt(url: str) -> float:
 
 
 def run(factor: int = 100, submissions: int = 20, batch: int = 24, new_share: float = 0.025,
-        warehouse: bool = True) -> dict:
+        warehouse: bool = True, sample: bool = True) -> dict:
     from core.warehouse import connect
     from expectations import sampledata
     from expectations.runner import _gx
@@ -181,7 +182,7 @@ def run(factor: int = 100, submissions: int = 20, batch: int = 24, new_share: fl
         for f in generate(Path(tmp) / "sample"):
             submit(f.path, write_feedback=False)
     dbt_s = _dbt(url) if warehouse else None
-    for label, scale in (("sample", 1), (f"x{factor}", factor)):
+    for label, scale in [(lab, n) for lab, n in (("sample", 1), (f"x{factor}", factor)) if sample or n > 1]:
         if scale > 1:
             t = time.monotonic()
             with connect(url, autocommit=True) as conn:
@@ -201,6 +202,7 @@ def run(factor: int = 100, submissions: int = 20, batch: int = 24, new_share: fl
         }
         if warehouse:
             report[label]["warehouse"] = _measure_stage("warehouse", url)
+        print(json.dumps({label: report[label]}), file=sys.stderr, flush=True)  # progress
     return report
 
 
@@ -211,9 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=24, help="pending submissions audited in one batch")
     parser.add_argument("--new-share", type=float, default=0.025, help="share of the rows new to the raw gate")
     parser.add_argument("--no-warehouse", action="store_true", help="skip dbt and the warehouse audit")
+    parser.add_argument("--no-sample", action="store_true", help="measure the enlarged copy only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = run(args.factor, args.submissions, args.batch, args.new_share, not args.no_warehouse)
+    report = run(args.factor, args.submissions, args.batch, args.new_share, not args.no_warehouse,
+                 not args.no_sample)
     from core import config
 
     out = config.var_dir() / "quality" / "bench.json"
