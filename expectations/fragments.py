@@ -138,29 +138,42 @@ def whole_batch_sql() -> str:
 
 
 def batch_rows_sql() -> str:
-    """The rows of the submissions of an audit batch (quality.audit_batches, chosen by GX's batch parameter
-    `audit_batch_id`): pending reports in ingest, new accepted ones in the incremental raw gate. Each row is
-    its own submission's history (audit_sid = submission_id)."""
-    return ("select ab.batch_id as audit_batch_id, v.submission_id as audit_sid, v.* "
-            "from quality.audit_batches as ab join raw.report_values as v on v.submission_id = ab.submission_id")
+    """The rows of the submissions of an audit batch, copied by expectations.state.open_batch (chosen by GX's
+    batch parameter `audit_batch_id`): pending reports in ingest, new accepted ones in the incremental raw
+    gate. Each row is its own submission's history (audit_sid = submission_id)."""
+    return "select * from quality.audit_rows"
 
 
 def incremental_current_sql() -> str:
-    """The batch of the incremental raw gate's submission suites: the current values of every (county,
-    period) an audit batch's submissions report, and of the same quarter a year later (whose growth they
-    are the base of); all of one history (audit_sid 0)."""
-    return (
-        f"select k.batch_id as audit_batch_id, cast(0 as bigint) as audit_sid, v.{_VALUE_COLUMNS.replace(', ', ', v.')} "
-        "from (select distinct ab.batch_id, s0.county_code, s0.year + d.dy as year, s0.quarter "
-        "from quality.audit_batches as ab join landing.submissions as s0 on s0.submission_id = ab.submission_id "
-        "cross join (values (0), (1)) as d(dy)) as k "
-        "join landing.submissions as s on s.status = 'accepted' and s.county_code = k.county_code "
-        "and s.year = k.year and s.quarter = k.quarter "
-        "join raw.report_values as v on v.submission_id = s.submission_id "
-        "where not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
-        "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
-        "and s2.version > s.version and v.form = any(s2.forms))"
-    )
+    """The batch of the incremental raw gate's submission suites (copied by open_batch): the current values of
+    every (county, period) the batch's submissions report, and of the same quarter a year later (whose growth
+    they are the base of); all of one history (audit_sid 0)."""
+    return "select * from quality.audit_current"
+
+
+_CURRENT = ("join landing.submissions as s on s.status = 'accepted' and s.county_code = k.county_code "
+            "and s.year = k.year and s.quarter = k.quarter "
+            "join raw.report_values as v on v.submission_id = s.submission_id "
+            "where not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
+            "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
+            "and s2.version > s.version and v.form = any(s2.forms))")
+_V = ", ".join(f"v.{c}" for c in _VALUE_COLUMNS.split(", "))
+_INTO = f"(audit_batch_id, audit_sid, {_VALUE_COLUMNS})"
+
+
+def fill_rows_sql() -> str:
+    """INSERT of an audit batch's rows into quality.audit_rows (parameter %(batch)s)."""
+    return (f"insert into quality.audit_rows {_INTO} select ab.batch_id, v.submission_id, {_V} "
+            "from quality.audit_batches as ab join raw.report_values as v on v.submission_id = ab.submission_id "
+            "where ab.batch_id = %(batch)s")
+
+
+def fill_current_sql() -> str:
+    """INSERT of the incremental raw gate's current values into quality.audit_current (parameter %(batch)s)."""
+    return (f"insert into quality.audit_current {_INTO} select %(batch)s, 0, {_V} "
+            "from (select distinct s0.county_code, s0.year + d.dy as year, s0.quarter "
+            "from quality.audit_batches as ab join landing.submissions as s0 on s0.submission_id = ab.submission_id "
+            "cross join (values (0), (1)) as d(dy) where ab.batch_id = %(batch)s) as k " + _CURRENT)
 
 
 # the periods a rule compares with a value's own: (dyear, dquarter) = the same quarter (uniqueness, a
@@ -168,35 +181,43 @@ def incremental_current_sql() -> str:
 _NEIGHBOURS = "(values (0, 0), (0, -1), (0, 1), (-1, 0)) as n(dy, dq)"
 
 
+def fill_history_sql(source: str) -> str:
+    """INSERT into quality.audit_history of the history of a batch (in quality.`source`: audit_rows or
+    audit_current), parameter %(batch)s: for each (audit_sid, county, period) of the batch, the current
+    accepted values of the neighbouring periods that this audit_sid's rows do not supersede (same county,
+    period and form)."""
+    if source not in ("audit_rows", "audit_current"):
+        raise ValueError(source)
+    return (
+        f"insert into quality.audit_history {_INTO} select %(batch)s, k.audit_sid, {_V} "
+        "from (select distinct bk.audit_sid, bk.county_code, bk.year + n.dy as year, bk.quarter + n.dq as quarter "
+        f"from quality.{source} as bk cross join {_NEIGHBOURS} where bk.audit_batch_id = %(batch)s) as k "
+        + _CURRENT +
+        f" and not exists (select 1 from quality.{source} as bs where bs.audit_batch_id = %(batch)s "
+        "and bs.audit_sid = k.audit_sid and bs.county_code = v.county_code and bs.year = v.year "
+        "and bs.quarter = v.quarter and bs.form = v.form)"
+    )
+
+
 def context_sql(whole: bool) -> str:
     """The history each batch row is checked against, keyed by `audit_sid` (see module doc).
 
-    Whole data (full raw gate): every current value. Otherwise: the batch's rows, and for each
-    (audit_sid, county, period) of the batch the current accepted values of the neighbouring periods
-    that this audit_sid's rows do not supersede (same county, period and form). In ingest audit_sid is
-    the pending submission, so the submissions of one batch never see each other's rows (each is
-    judged against the accepted history, as one by one); in the incremental raw gate it is 0 for all.
-    Reading only the neighbouring periods keeps an audit's cost independent of the history's length."""
+    Whole data (full raw gate): every current value. Otherwise: the batch's rows, and the batch's history
+    (quality.audit_history, filled by expectations.state.open_batch: the current accepted values of the
+    neighbouring periods that each audit_sid's rows do not supersede). In ingest audit_sid is the pending
+    submission, so the submissions of one batch never see each other's rows (each is judged against the
+    accepted history, as one by one); in the incremental raw gate it is 0 for all. Reading only the
+    neighbouring periods keeps an audit's cost independent of the history's length."""
     if whole:
         return f"({whole_batch_sql()})"
     cols = _VALUE_COLUMNS.split(", ")
     cols_b = ", ".join(f"b0.{c}" for c in cols)
     cols_h = ", ".join(f"h0.{c}" for c in cols)
-    keys = ("(select distinct bk.audit_sid, bk.county_code, bk.year + n.dy as year, bk.quarter + n.dq as quarter "
-            f"from {{batch}} as bk cross join {_NEIGHBOURS}) as k")
     return (
         f"(select {cols_b}, b0.audit_sid from {{batch}} as b0 "
         f"union all "
-        f"select {cols_h}, k.audit_sid from {keys} "
-        "join landing.submissions as s on s.status = 'accepted' and s.county_code = k.county_code "
-        "and s.year = k.year and s.quarter = k.quarter "
-        "join raw.report_values as h0 on h0.submission_id = s.submission_id "
-        "where not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
-        "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
-        "and s2.version > s.version and h0.form = any(s2.forms)) "
-        "and not exists (select 1 from {batch} as bs where bs.audit_sid = k.audit_sid "
-        "and bs.county_code = h0.county_code and bs.year = h0.year and bs.quarter = h0.quarter "
-        "and bs.form = h0.form))"
+        f"select {cols_h}, h0.audit_sid from quality.audit_history as h0 "
+        "where h0.audit_batch_id = (select bk.audit_batch_id from {batch} as bk limit 1))"
     )
 
 

@@ -96,7 +96,7 @@ def run_raw_gate(url: str | None = None, *, full: bool = False, docs: bool = Tru
             outcome = run_stage("raw", url, docs=docs)
         else:
             prepared = prepare_sql_stage("raw", url, incremental=True, docs=docs)
-            batch_id = state.open_batch(conn, new)
+            batch_id = state.open_batch(conn, new, incremental=True)
             try:
                 outcome = execute(prepared, url, batch_id=batch_id)
             finally:

@@ -97,7 +97,8 @@ def enlarge(conn, factor: int) -> int:
             conn.execute(
                 f"insert into raw.report_values (submission_id, source_file_sha256, {_VALUE_COLUMNS}) "
                 "select m.new, encode(sha256((v.source_file_sha256 || %s)::bytea), 'hex'), v.county_code, "
-                "v.year + %s, v.quarter, v.form, v.town_code, v.indicator, v.value, v.source_sheet, v.source_cell "
+                "v.year + %s, v.quarter, v.form, v.town_code, v.indicator, v.value, v.source_sheet, v.source_cell, "
+                "v.value_prev_year, v.prev_year_source_cell "
                 "from raw.report_values v join _map m on m.old = v.submission_id",
                 (f"/{k}", shift))
     conn.execute("analyze raw.report_values")

@@ -20,7 +20,13 @@ without knowing about this schema.
 
 from __future__ import annotations
 
-DDL = """
+# the columns of raw.report_values the suites read, copied into the audit tables
+COLUMNS = ("submission_id", "county_code", "year", "quarter", "form", "town_code", "indicator", "value",
+           "source_file_sha256", "source_sheet", "source_cell")
+_COLUMN_TYPES = ("bigint", "text", "smallint", "smallint", "text", "text", "text", "numeric", "text", "text", "text")
+_ROWS = ", ".join(f"{c} {t}" for c, t in zip(COLUMNS, _COLUMN_TYPES, strict=True))
+
+DDL = f"""
 create schema if not exists quality;
 create sequence if not exists quality.audit_batch_id_seq;
 create table if not exists quality.audit_batches (
@@ -34,35 +40,79 @@ create table if not exists quality.raw_gate_validated (
     gate_run_id   text not null,
     validated_at  timestamptz not null default now()
 );
+-- the rows a checkpoint run validates, copied once per run (unlogged: scratch data, rebuilt by every run)
+create unlogged table if not exists quality.audit_rows (audit_batch_id bigint not null, audit_sid bigint not null, {_ROWS});
+create unlogged table if not exists quality.audit_current (audit_batch_id bigint not null, audit_sid bigint not null, {_ROWS});
+create unlogged table if not exists quality.audit_history (audit_batch_id bigint not null, audit_sid bigint not null, {_ROWS});
+create index if not exists audit_rows_batch on quality.audit_rows (audit_batch_id);
+create index if not exists audit_current_batch on quality.audit_current (audit_batch_id);
+create index if not exists audit_history_batch on quality.audit_history (audit_batch_id);
 """
+_AUDIT_TABLES = ("audit_rows", "audit_current", "audit_history", "audit_batches")
 
 def ensure(conn) -> None:
     """Create the schema and tables if they are missing (idempotent; a catalogue lookup when they exist,
     no lock on landing or raw). Checked on every call: tests and benchmarks recreate databases."""
     with conn.transaction():
         exists = conn.execute("select to_regclass('quality.raw_gate_validated') is not null "
-                              "and to_regclass('quality.audit_batches') is not null").fetchone()[0]
+                              "and to_regclass('quality.audit_history') is not null").fetchone()[0]
         if not exists:
             conn.execute("select pg_advisory_xact_lock(hashtext('twotowns quality schema'))")
             conn.execute(DDL)
 
 
-def open_batch(conn, submission_ids: list[int]) -> int:
-    """Register the submissions of one checkpoint run; returns the batch id. `conn` must be autocommit
-    (GX reads the batch over its own connection)."""
+def open_batch(conn, submission_ids: list[int], *, incremental: bool = False) -> int:
+    """Register the submissions of one checkpoint run and copy what it validates; returns the batch id.
+
+    quality.audit_rows: the submissions' rows (audit_sid = submission_id). `incremental` (raw gate):
+    also quality.audit_current, the current values of each (county, period) they report and of the same
+    quarter a year later (audit_sid 0). quality.audit_history: the history the submission suites compare
+    with (fragments.context_sql). All with bound values; `conn` must be autocommit (GX reads the batch
+    over its own connection). Copied once and analysed, the batch is read by every expectation as a
+    small table with statistics, not as a join re-planned (and misestimated) in each query."""
+    from psycopg import sql
+
+    from expectations import fragments
+
     ensure(conn)
     ids = sorted({int(s) for s in submission_ids})
     with conn.transaction():
         batch_id = conn.execute("select nextval('quality.audit_batch_id_seq')").fetchone()[0]
-        conn.execute("delete from quality.audit_batches where opened_at < now() - interval '1 day'")
+        _drop_stale(conn)
         conn.execute("insert into quality.audit_batches (batch_id, submission_id) "
                      "select %s, unnest(%s::bigint[])", (batch_id, ids))
+        conn.execute(fragments.fill_rows_sql(), {"batch": batch_id})
+        source = "audit_rows"
+        if incremental:
+            conn.execute(fragments.fill_current_sql(), {"batch": batch_id})
+            source = "audit_current"
+        conn.execute(fragments.fill_history_sql(source), {"batch": batch_id})
+    for table in ("audit_rows", "audit_current", "audit_history"):
+        conn.execute(sql.SQL("analyze quality.{}").format(sql.Identifier(table)))
     return batch_id
 
 
+def _drop_stale(conn) -> None:
+    """Remove what runs that died more than a day ago left behind."""
+    from psycopg import sql
+
+    stale = [r[0] for r in conn.execute("select distinct batch_id from quality.audit_batches "
+                                        "where opened_at < now() - interval '1 day'").fetchall()]
+    if stale:
+        for table in _AUDIT_TABLES:
+            column = "batch_id" if table == "audit_batches" else "audit_batch_id"
+            conn.execute(sql.SQL("delete from quality.{} where {} = any(%s)").format(
+                sql.Identifier(table), sql.Identifier(column)), (stale,))
+
+
 def close_batch(conn, batch_id: int) -> None:
+    from psycopg import sql
+
     with conn.transaction():
-        conn.execute("delete from quality.audit_batches where batch_id = %s", (int(batch_id),))
+        for table in _AUDIT_TABLES:
+            column = "batch_id" if table == "audit_batches" else "audit_batch_id"
+            conn.execute(sql.SQL("delete from quality.{} where {} = %s").format(
+                sql.Identifier(table), sql.Identifier(column)), (int(batch_id),))
 
 
 def unvalidated_accepted(conn) -> list[int]:
