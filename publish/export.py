@@ -1,5 +1,10 @@
 """Exporters: a mart table to CSV, Parquet, JSON and a sheet of the workbook, deterministically
-(the same rows always give the same bytes: stable order, no timestamps inside the files)."""
+(the same rows always give the same bytes: stable order, no timestamps inside the files).
+
+The cell rules (csv_cell, _json_value, _arrow_type, _xlsx_value) are the publication's; the
+whole-table functions (fetch, to_csv, to_parquet, to_json, to_workbook) hold a table in memory and
+are the reference the streaming writers of publish.stream, which publish.wap uses, are tested
+against (same bytes under the limits)."""
 
 from __future__ import annotations
 
