@@ -190,11 +190,12 @@ def to_workbook(tables: list[Table], labels: dict[str, dict[str, dict]]) -> Expo
         ws.append([c.name for c in table.columns])
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in table.rows:
-            ws.append([_xlsx_value(v) for v in row])
-            for cell in ws[ws.max_row]:
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    cell.data_type = "s"  # text that looks like a formula stays text
+        for number, row in enumerate(table.rows, start=3):
+            values = [_xlsx_value(v) for v in row]
+            ws.append(values)
+            for j, value in enumerate(values, start=1):
+                if isinstance(value, str) and value.startswith("="):
+                    ws.cell(row=number, column=j).data_type = "s"  # text that looks like a formula stays text
         ws.freeze_panes = "A3"
     wb.properties.creator = "嘉兴市两镇数据平台"
     wb.properties.created = wb.properties.modified = WORKBOOK_STAMP
