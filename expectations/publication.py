@@ -23,7 +23,10 @@ Memory stays bounded whatever the publication's size: a CSV of more than
 PUBLISH_AUDIT_SEGMENT_ROWS data rows (default 200,000) is copied as segments of
 that many rows, each validated by `publication_csv` on its own after the
 checkpoint (`publication_csv[<file> lines a-b]`, cells reported with the
-file's line numbers), and its GX datasource removed before the next one.
+file's line numbers), and its GX datasource removed before the next one. The
+checkpoint itself (GX keeps all its batches until it ends) takes whole CSVs up
+to that many rows in all (the city sample's every CSV); the others, e.g. the
+many partitions of a national dataset, are validated after it one by one.
 """
 
 from __future__ import annotations
@@ -294,6 +297,21 @@ def _main_validations(gx, context, source, specs: dict, rows: list[dict], whole:
     return validations, names
 
 
+def _split_for_gx(segments: dict[str, list[str]], rows: list[dict]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """CSVs validated in the one checkpoint (whole files, PUBLISH_AUDIT_SEGMENT_ROWS rows in all: GX keeps
+    every batch of a checkpoint in memory) and those validated after it, one segment at a time."""
+    budget, total = segment_rows(), 0
+    file_rows = {r["file"]: int(r["file_rows"] or 0) for r in rows}
+    whole, alone = {}, {}
+    for file, segs in sorted(segments.items(), key=lambda item: item[1][0]):
+        if len(segs) == 1 and total + file_rows.get(file, 0) <= budget:
+            whole[file] = segs[0]
+            total += file_rows.get(file, 0)
+        else:
+            alone[file] = segs
+    return whole, alone
+
+
 def _segment_outcomes(gx, context, spec: dict, workdir: Path, file: str, segments: list[str],
                       per_segment: int) -> tuple[list[SuiteOutcome], list]:
     """A large CSV validated segment by segment, each in its own datasource removed afterwards, so that
@@ -316,8 +334,8 @@ def _segment_outcomes(gx, context, spec: dict, workdir: Path, file: str, segment
             for cell in e.sample if isinstance(e.sample, list) else []:
                 if isinstance(cell, dict) and isinstance(cell.get("line"), int) and cell["line"] > 1:
                     cell["line"] += first - 2
-        outcomes.append(SuiteOutcome(f"{spec['name']}[{file} lines {first}-{first + n - 1}]", file,
-                                     suite_success(found), found, rows=n))
+        lines = f" lines {first}-{first + n - 1}" if len(segments) > 1 else ""
+        outcomes.append(SuiteOutcome(f"{spec['name']}[{file}{lines}]", file, suite_success(found), found, rows=n))
         results.append(vres)
         (workdir / local).unlink(missing_ok=True)
     return outcomes, results
@@ -346,7 +364,7 @@ def audit_publication(version_dir: str, manifest: dict, conn, *, suites: list[st
     docs_dir = docs_root() / "publication" if docs else None
     context = new_context(gx, docs_dir)
     source = context.data_sources.add_pandas_filesystem(name="publication", base_directory=workdir)
-    whole = {file: segs[0] for file, segs in segments.items() if len(segs) == 1}
+    whole, alone = _split_for_gx(segments, rows)
     validations, names = _main_validations(gx, context, source, specs, rows, whole)
     checkpoint = context.checkpoints.add(gx.Checkpoint(name="publication_audit", validation_definitions=validations,
                                                        result_format={"result_format": "SUMMARY"}))
@@ -357,12 +375,10 @@ def audit_publication(version_dir: str, manifest: dict, conn, *, suites: list[st
         name, table, n = names[vd.name]
         outcomes = [expectation_outcome(r) for r in vres.results]
         suites_out.append(SuiteOutcome(name, table, suite_success(outcomes), outcomes, rows=n, docs_url=page))
-    for file, segs in sorted(segments.items()):
-        if len(segs) > 1 and "csv_file" in specs:
-            more, more_results = _segment_outcomes(gx, context, specs["csv_file"], workdir, file, segs,
-                                                   segment_rows())
-            suites_out += more
-            results += more_results
+    for file, segs in alone.items() if "csv_file" in specs else ():
+        more, more_results = _segment_outcomes(gx, context, specs["csv_file"], workdir, file, segs, segment_rows())
+        suites_out += more
+        results += more_results
     _write_json(workdir / "inventory.json", rows)
     for segs in segments.values():  # the copies were only for GX to read; the version itself is the record
         for local in segs:

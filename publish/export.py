@@ -1,5 +1,10 @@
 """Exporters: a mart table to CSV, Parquet, JSON and a sheet of the workbook, deterministically
-(the same rows always give the same bytes: stable order, no timestamps inside the files)."""
+(the same rows always give the same bytes: stable order, no timestamps inside the files).
+
+The cell rules (csv_cell, _json_value, _arrow_type, _xlsx_value) are the publication's; the
+whole-table functions (fetch, to_csv, to_parquet, to_json, to_workbook) hold a table in memory and
+are the reference the streaming writers of publish.stream, which publish.wap uses, are tested
+against (same bytes under the limits)."""
 
 from __future__ import annotations
 
@@ -185,11 +190,12 @@ def to_workbook(tables: list[Table], labels: dict[str, dict[str, dict]]) -> Expo
         ws.append([c.name for c in table.columns])
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in table.rows:
-            ws.append([_xlsx_value(v) for v in row])
-            for cell in ws[ws.max_row]:
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    cell.data_type = "s"  # text that looks like a formula stays text
+        for number, row in enumerate(table.rows, start=3):
+            values = [_xlsx_value(v) for v in row]
+            ws.append(values)
+            for j, value in enumerate(values, start=1):
+                if isinstance(value, str) and value.startswith("="):
+                    ws.cell(row=number, column=j).data_type = "s"  # text that looks like a formula stays text
         ws.freeze_panes = "A3"
     wb.properties.creator = "嘉兴市两镇数据平台"
     wb.properties.created = wb.properties.modified = WORKBOOK_STAMP

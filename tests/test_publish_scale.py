@@ -292,3 +292,23 @@ def test_a_sheet_that_would_pass_the_workbook_total_is_left_out_with_its_reason(
     assert reason["reason"] == "workbook_total_limit" and reason["limit"] == 3_700 and reason["rows"] == 60
     assert "skipped_forms" not in catalogue[TQI] and "skipped_forms" not in catalogue["towns"]
     assert {"submissions.csv", "submissions.json"} <= {f["name"] for f in result.files}
+
+
+def test_gx_holds_at_most_a_segment_of_rows_at_once(version, conn, monkeypatch):
+    """Small partitions are not gathered into the one checkpoint (whose batches GX keeps) past the
+    segment budget: beyond it, each file is validated alone; every CSV is validated exactly once."""
+    from expectations.publication import _split_for_gx, audit_publication
+
+    vdir, manifest = version
+    monkeypatch.setenv("PUBLISH_AUDIT_SEGMENT_ROWS", "600")
+    outcome = audit_publication(vdir.as_uri(), manifest, conn, docs=False)
+    assert outcome.success
+    csv_files = {f["name"]: f["rows"] for f in manifest["files"] if f["name"].endswith(".csv")}
+    csv_suites = [s for s in outcome.suites if s.name.startswith("publication_csv[")]
+    assert sorted(s.table for s in csv_suites) == sorted(csv_files)
+    assert sum(s.rows for s in csv_suites) == sum(csv_files.values())
+    segments = {name: [f"{i}.csv"] for i, name in enumerate(sorted(csv_files))}
+    whole, alone = _split_for_gx(segments, [{"file": n, "file_rows": r} for n, r in csv_files.items()])
+    assert sum(csv_files[n] for n in whole) <= 600 < sum(csv_files[n] for n in whole) + min(
+        csv_files[n] for n in alone)
+    assert set(whole) | set(alone) == set(csv_files) and not set(whole) & set(alone)
