@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import config
 from core.config import DBT_PROJECT_DIR
 from core.warehouse import conn_params, warehouse_url
 
@@ -18,6 +19,31 @@ from core.warehouse import conn_params, warehouse_url
 def target_dir() -> Path:
     """dbt's artefacts (manifest, run_results): DBT_TARGET_PATH, else dbt_project/target."""
     return Path(os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT_DIR / "target")
+
+
+def seed_path() -> str:
+    """dbt's seed-paths entry for `config.seeds_dir()`: `seeds` for the project's own folder; another folder
+    is mirrored (its CSV files, copied when changed) to `dbt_project/.seeds/<digest>` first. dbt writes each
+    seed's compiled SQL to target/ joined with the seed's path, so an absolute seed path would overwrite the
+    CSV files themselves (it did, in a trial run)."""
+    import hashlib
+    import shutil
+
+    folder = config.seeds_dir().resolve()
+    if folder == config.SEEDS_DIR.resolve():
+        return "seeds"
+    relative = Path(".seeds") / hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    mirror = DBT_PROJECT_DIR / relative
+    mirror.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in folder.glob("*.csv")}
+    for stale in mirror.glob("*.csv"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, src in wanted.items():
+        dest = mirror / name
+        if not dest.exists() or dest.read_bytes() != src.read_bytes():
+            shutil.copyfile(src, dest)
+    return str(relative)
 
 
 def dbt_env(url: str | None = None) -> dict[str, str]:
@@ -31,6 +57,7 @@ def dbt_env(url: str | None = None) -> dict[str, str]:
         "DBT_DBNAME": p.dbname,
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "TWOTOWNS_DBT_SEED_PATH": seed_path(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 

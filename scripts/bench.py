@@ -70,11 +70,10 @@ class Bench:
         return self.work / "sample"
 
     def env(self) -> dict[str, str]:
-        from core.config import SEEDS_DIR
-
-        return {"WAREHOUSE_URL": self.url, "TWOTOWNS_VAR_DIR": str(self.work / "var"),
-                "TWOTOWNS_SEEDS_DIR": str(self.seeds or SEEDS_DIR),
-                "PUBLISH_URL": (self.work / "published").as_uri(), "AIRFLOW_HOME": str(self.work / "airflow")}
+        env = {"WAREHOUSE_URL": self.url, "TWOTOWNS_VAR_DIR": str(self.work / "var"),
+               "PUBLISH_URL": (self.work / "published").as_uri(), "AIRFLOW_HOME": str(self.work / "airflow"),
+               "DBT_TARGET_PATH": str(self.work / "dbt-target")}
+        return env | ({"TWOTOWNS_SEEDS_DIR": str(self.seeds)} if self.seeds else {})
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
