@@ -6,6 +6,10 @@
     prior = prior_truth("330481", 2016, 3)          # the 上年同期 values written beside them
 
 Command line: python -m samplegen --out DIR
+
+Scaled samples (province, nation: issue 13) are built by samplegen.scale (registry), samplegen.scalevalues
+(values), samplegen.scalefiles (seeds, 2024Q4 inbox, expected.json) and samplegen.bulk (history by COPY):
+python -m samplegen --scale province|nation --out DIR [--load-history].
 """
 
 from samplegen.generate import EXPECTED_FILE, SampleFile, generate, load_sample, prior_truth, truth
