@@ -419,6 +419,20 @@ class Prepared:
 
 
 BATCH_COLUMN = "audit_batch_id"  # the batch parameter of "batch" and "incremental" runs (quality.audit_batches)
+# Session settings of the connections that read audit batches (copies in quality.audit_*): every rule joins
+# a batch with itself or its history on five to seven columns, which PostgreSQL estimates at one row (it
+# multiplies the selectivities of correlated columns) and answers with nested loops that scan the batch
+# once per row (minutes on 450k rows). Hash joins are the right plan for these set-wise checks, so nested
+# loops are off there, with memory to hash a nation's quarter. The whole-table checks (indexes) keep the
+# default connection.
+BATCH_SESSION = "-c enable_nestloop=off -c work_mem=64MB"
+
+
+def _with_options(url: str, options: str) -> str:
+    from urllib.parse import quote
+
+    return url + ("&" if "?" in url else "?") + "options=" + quote(options, safe="")
+
 
 
 def _existing_tables(conn, names: set[str]) -> set[str]:
@@ -506,6 +520,8 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
     from core.warehouse import sqlalchemy_url
 
     datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(url))
+    batches = datasource if mode == "whole" else context.data_sources.add_postgres(
+        name="warehouse_batches", connection_string=_with_options(sqlalchemy_url(url), BATCH_SESSION))
     prepared = Prepared(stage, context, None, [], docs_dir, [], {}, mode)
     validations, table_validations, assets = [], [], {}
     for spec in specs:
@@ -522,7 +538,7 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
             for i in sorted(drop)]
         for part, left_out in _parts(spec, mode, drop):
             key, query = _asset_of(spec, mode, part)
-            batch = _batch_definition(datasource, assets, key, query, table)
+            batch = _batch_definition(datasource if query is None else batches, assets, key, query, table)
             name = spec["name"] if part == "rows" else f"{spec['name']}@table"
             suite = context.suites.add(build_suite(gx, {**spec, "name": name}, whole=mode == "whole", drop=left_out))
             target = table_validations if mode == "incremental" and query is None else validations
