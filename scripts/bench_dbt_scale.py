@@ -1,7 +1,7 @@
 """dbt at scale: full refresh against "one more quarter", on the city sample and on an enlarged warehouse.
 
     python scripts/bench_dbt_scale.py load                    # scratch db <db>_dbtcity: the city sample ingested
-    python scripts/bench_dbt_scale.py enlarge --factor 100    # scratch db <db>_dbtscale: 100 x the counties
+    python scripts/bench_dbt_scale.py enlarge --factor 650 [--db dbtscale]   # <db>_dbtscale: 650 x the counties
     python scripts/bench_dbt_scale.py measure --db dbtcity|dbtscale [--json]
 
 Until the scaled generator (`samplegen --scale province|nation`) lands, the large warehouse is
@@ -63,13 +63,13 @@ def load() -> str:
     return url
 
 
-def enlarge(factor: int) -> str:
-    """<db>_dbtscale: a copy of <db>_dbtcity with factor-1 more copies of every county's history."""
+def enlarge(factor: int, name: str = "dbtscale") -> str:
+    """<db>_<name>: a copy of <db>_dbtcity with factor-1 more copies of every county's history."""
     from psycopg import sql
 
     from core.warehouse import connect, conn_params, with_database
 
-    url, city = _url("dbtscale"), _url("dbtcity")
+    url, city = _url(name), _url("dbtcity")
     with connect(with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(conn_params(url).dbname)))
         conn.execute(sql.SQL("create database {} template {}").format(
@@ -151,8 +151,12 @@ def _dbt(project: Path, url: str, args: list[str], label: str) -> dict:
     results = json.loads((target / "run_results.json").read_text())["results"]
     failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass")]
     slow = sorted(results, key=lambda r: -r["execution_time"])[:12]
+    by_type: dict[str, float] = {}
+    for r in results:
+        kind = r["unique_id"].split(".", 1)[0]
+        by_type[kind] = round(by_type.get(kind, 0) + r["execution_time"], 1)
     return {"seconds": round(seconds, 1), "success": bool(res.success), "failed": failed[:10],
-            "nodes": len(results),
+            "nodes": len(results), "node_seconds_by_type": by_type,
             "slowest": [(r["unique_id"].split(".", 2)[-1], round(r["execution_time"], 1)) for r in slow]}
 
 
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "load":
         print(load())
     elif args.command == "enlarge":
-        print(enlarge(args.factor))
+        print(enlarge(args.factor, args.db))
     else:
         factor = 1 if args.db == "dbtcity" else args.factor
         print(json.dumps(measure(args.db, factor, args.project), indent=1, ensure_ascii=False))

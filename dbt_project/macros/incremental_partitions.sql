@@ -202,9 +202,36 @@
         and quarters.quarter = memberships_quarterly.quarter
 {%- endmacro %}
 
+{#- The inputs of a model that reads an incremental model: what that model's partitions
+    were built FROM, as it recorded them (so a partial run, `dbt run -s` one model, never
+    leaves a reader believing it read something its source does not hold yet). Before
+    the source has a record (its first build in this run), the same inputs computed. -#}
+{% macro recorded_inputs(source, otherwise) -%}
+    {%- set state = partition_state_relation(source, 'inputs') -%}
+    {%- if execute and adapter.get_relation(database=state.database, schema=state.schema,
+                                            identifier=state.identifier) is not none -%}
+        select county_code, year, quarter, input from {{ state }}
+    {%- else -%}
+        {{ otherwise }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- yoy and quarterly read int_report_values_current. -#}
+{% macro current_values_read_inputs() -%}
+    {{ recorded_inputs(ref('int_report_values_current'), current_values_inputs()) }}
+{%- endmacro %}
+
+{#- int_town_quarter_shares reads yoy. -#}
+{% macro yoy_read_inputs() -%}
+    {{ recorded_inputs(ref('int_report_values_yoy'), current_values_inputs()) }}
+{%- endmacro %}
+
+{#- town_quarter_indicators reads yoy and quarterly, and the towns' memberships. -#}
 {% macro town_quarter_inputs() -%}
-    {{ current_values_inputs() }}
-    union all
+    {{ recorded_inputs(ref('int_report_values_yoy'), current_values_inputs()) }}
+    union
+    {{ recorded_inputs(ref('int_report_values_quarterly'), current_values_inputs()) }}
+    union
     {{ town_membership_inputs() }}
 {%- endmacro %}
 

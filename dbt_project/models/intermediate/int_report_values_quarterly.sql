@@ -11,6 +11,9 @@
     gives the same rows (tested). -#}
 
 -- depends_on: {{ ref('int_submissions_current') }}
+-- depends_on: {{ ref('indicator_kinds') }}
+-- depends_on: {{ ref('indicator_reported_growth') }}
+-- depends_on: {{ ref('policy_parameters') }}
 
 {{
     config(
@@ -18,8 +21,8 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['county_code', 'year', 'quarter']}],
-        pre_hook="{{ delete_affected_partitions(current_values_inputs(), ['next_quarter']) }}",
-        post_hook="{{ record_partition_inputs(current_values_inputs(), ['next_quarter']) }}",
+        pre_hook="{{ delete_affected_partitions(current_values_read_inputs(), ['next_quarter']) }}",
+        post_hook="{{ record_partition_inputs(current_values_read_inputs(), ['next_quarter']) }}",
     )
 }}
 
@@ -27,7 +30,7 @@
 
 with affected as (
 
-    {{ affected_partitions(current_values_inputs(), ['next_quarter']) }}
+    {{ affected_partitions(current_values_read_inputs(), ['next_quarter']) }}
 
 ),
 
