@@ -40,7 +40,7 @@
 
 {% macro grant_bi_reader() %}
     {%- set role = bi_reader_role() -%}
-    {%- set other_schemas = ['landing', 'raw', 'staging', 'intermediate', 'seeds', 'snapshots', target.schema] -%}
+    {%- set other_schemas = ['landing', 'raw', 'staging', 'intermediate', 'seeds', 'snapshots', 'incremental_state', target.schema] -%}
     do $bi$
     begin
         if not exists (select from pg_roles where rolname = '{{ role }}') then

@@ -2,7 +2,8 @@
 -- sum over towns published in town_quarter_indicators equals the sum of the town
 -- rows of the county's current report (raw), and the number of towns agrees.
 -- (The 合计 rows of the files are checked by the ingest, value.total, and not
--- loaded; this reconciles the warehouse with what was loaded.)
+-- loaded; this reconciles the warehouse with what was loaded.) Restricted to the
+-- partitions the last build of town_quarter_indicators wrote (all after a full refresh).
 
 with report_values as (
 
@@ -12,13 +13,15 @@ with report_values as (
 
 submissions_current as (
 
-    select * from {{ ref('int_submissions_current') }}
+    select * from {{ ref('int_submissions_current') }} as submissions_current
+    where {{ rebuilt_partitions_condition(ref('fct_town_quarter_indicators'), 'submissions_current') }}
 
 ),
 
 town_quarter_indicators as (
 
-    select * from {{ ref('fct_town_quarter_indicators') }}
+    select * from {{ ref('fct_town_quarter_indicators') }} as town_quarter_indicators
+    where {{ rebuilt_partitions_condition(ref('fct_town_quarter_indicators'), 'town_quarter_indicators') }}
 
 ),
 

@@ -1,10 +1,13 @@
 -- Every published value traces to exactly one raw row of a current submission:
 -- same file, sheet and cell, same town, period and indicator, same value.
--- Fails with each published row that matches none or more than one.
+-- Fails with each published row that matches none or more than one. Restricted to
+-- the partitions the last build of town_quarter_indicators wrote (all of them after
+-- a full refresh); the raw rows are read through their current submissions.
 
 with town_quarter_indicators as (
 
-    select * from {{ ref('fct_town_quarter_indicators') }}
+    select * from {{ ref('fct_town_quarter_indicators') }} as town_quarter_indicators
+    where {{ rebuilt_partitions_condition(ref('fct_town_quarter_indicators'), 'town_quarter_indicators') }}
 
 ),
 
@@ -16,7 +19,8 @@ report_values as (
 
 submissions_current as (
 
-    select * from {{ ref('int_submissions_current') }}
+    select * from {{ ref('int_submissions_current') }} as submissions_current
+    where {{ rebuilt_partitions_condition(ref('fct_town_quarter_indicators'), 'submissions_current') }}
 
 ),
 

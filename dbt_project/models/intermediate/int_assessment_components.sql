@@ -9,6 +9,8 @@
     status ok: scored; missing: pending, no points; not_scored: no points and the
     weight is left out of the total, which is rescaled. -#}
 
+{{ config(pre_hook="{{ hash_joins_only() }}") }}
+
 with measures as (
 
     select * from {{ ref('int_town_year_measures') }}

@@ -4,9 +4,12 @@
     quarter before index n is n - 1 across year ends. deadline: the quarter end
     plus the days of seed reporting_deadlines. -#}
 
-with report_values as (
+with reported as (
 
-    select * from {{ ref('stg_raw__report_values') }}
+    {#- the periods of the values: those of their submissions (accepted or pending:
+        refused ones keep no values), read from the small submissions table -#}
+    select year from {{ ref('stg_landing__submissions') }}
+    where status in ('accepted', 'pending')
 
 ),
 
@@ -21,7 +24,7 @@ bounds as (
     select
         least({{ var('first_year') }}, coalesce(min(year), {{ var('first_year') }})) as first_year,
         greatest({{ var('last_year') }}, coalesce(max(year), {{ var('last_year') }})) as last_year
-    from report_values
+    from reported
 
 ),
 

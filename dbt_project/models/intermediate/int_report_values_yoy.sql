@@ -14,13 +14,76 @@
                            kinds with yoy_growth (flows and stocks, not reported
                            rates); null when either value is null or the prior is 0;
       reported_growth_pct  the growth the county reported itself for the indicator
-                           (gdp -> gdp_growth, seed indicator_reported_growth). -#}
+                           (gdp -> gdp_growth, seed indicator_reported_growth).
 
-with report_values as (
+    Incremental by reporting partition (macro incremental_partitions): a build
+    rewrites the (county, year, quarter) whose current submissions or seeds changed
+    and the same quarter of the next year (whose prior-year columns read them). The
+    prior-year and reported-growth rows are equi-joins on the full key (county,
+    form, town, indicator, period), read per affected partition through the
+    partition index of int_report_values_current: no join grows beyond one row per
+    value. A full refresh gives the same rows (tested). -#}
+
+-- depends_on: {{ ref('int_submissions_current') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['county_code', 'year', 'quarter']}],
+        pre_hook="{{ delete_affected_partitions(current_values_read_inputs(), ['next_year']) }}",
+        post_hook="{{ record_partition_inputs(current_values_read_inputs(), ['next_year']) }}",
+    )
+}}
+
+
+
+{% if is_incremental() %}
+
+with affected as (
+
+    {{ affected_partitions(current_values_read_inputs(), ['next_year']) }}
+
+),
+
+report_values as not materialized (
+
+    select current_values.*
+    from {{ ref('int_report_values_current') }} as current_values
+    inner join affected
+        on current_values.county_code = affected.county_code
+        and current_values.year = affected.year
+        and current_values.quarter = affected.quarter
+
+),
+
+last_year_values as (
+
+    select current_values.*
+    from {{ ref('int_report_values_current') }} as current_values
+    inner join affected
+        on current_values.county_code = affected.county_code
+        and current_values.year = affected.year - 1
+        and current_values.quarter = affected.quarter
+
+),
+
+{% else %}
+
+with report_values as not materialized (
 
     select * from {{ ref('int_report_values_current') }}
 
 ),
+
+last_year_values as (
+
+    select * from {{ ref('int_report_values_current') }}
+
+),
+
+{% endif %}
 
 indicators as (
 
@@ -79,17 +142,17 @@ with_prior_year as (
         tolerance.value as prior_mismatch_tolerance,
         reported_growth.value as reported_growth_pct
     from with_catalogue
-    left join report_values as last_year
+    left join last_year_values as last_year
         on with_catalogue.county_code = last_year.county_code
         and with_catalogue.form = last_year.form
-        and with_catalogue.town_code is not distinct from last_year.town_code
+        and coalesce(with_catalogue.town_code, '') = coalesce(last_year.town_code, '')  -- hashable; town codes are never ''
         and with_catalogue.indicator = last_year.indicator
         and with_catalogue.year - 1 = last_year.year
         and with_catalogue.quarter = last_year.quarter
     left join report_values as reported_growth
         on with_catalogue.county_code = reported_growth.county_code
         and with_catalogue.form = reported_growth.form
-        and with_catalogue.town_code is not distinct from reported_growth.town_code
+        and coalesce(with_catalogue.town_code, '') = coalesce(reported_growth.town_code, '')  -- hashable; town codes are never ''
         and with_catalogue.growth_indicator = reported_growth.indicator
         and with_catalogue.year = reported_growth.year
         and with_catalogue.quarter = reported_growth.quarter

@@ -2,20 +2,17 @@
     submission with the highest version among those that carry the form. A
     workbook carries all its forms, so a new workbook supersedes all of them; a
     CSV file carries one form (reporting-spec section 2), so a corrected LZ-1.csv
-    supersedes LZ-1 only. The forms of a submission are its `forms` array
-    together with the forms of the values loaded from it.
+    supersedes LZ-1 only. The forms of a submission are its `forms` array: the
+    ingest records there every form sheet it parsed, and loads values only from
+    those (ingest/parse.py), so the values never carry another form (tested:
+    assert_report_values_forms_within_their_submission). The values are not read
+    here: this model stays small and cheap at any scale.
     As of var as_of_date: only submissions received by the end of that day count,
     so a build with the var set rebuilds what was known then (macro known_before). -#}
 
 with submissions as (
 
     select * from {{ ref('stg_landing__submissions') }}
-
-),
-
-report_values as (
-
-    select * from {{ ref('stg_raw__report_values') }}
 
 ),
 
@@ -33,13 +30,6 @@ submission_forms as (
         submission_id,
         unnest(forms) as form
     from accepted
-
-    union
-
-    select distinct
-        submission_id,
-        form
-    from report_values
 
 ),
 

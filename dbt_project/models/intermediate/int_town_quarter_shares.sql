@@ -4,13 +4,53 @@
     (int_report_values_yoy: the reported 上年同期, else last year's accepted
     report); change_pp = share_pct − share_pct_prev_year (percentage points), from
     the unrounded shares (published to 6 decimals; the *_unrounded columns feed the
-    assessment, programme-rules section 4 "computed from unrounded inputs"). -#}
+    assessment, programme-rules section 4 "computed from unrounded inputs").
 
-with report_values as (
+    Incremental by reporting partition (macro incremental_partitions): a share reads
+    the values of its own (county, year, quarter) only (the prior-year values ride on
+    yoy's rows), so a build rewrites the partitions whose yoy rows were rebuilt: its
+    inputs are what int_report_values_yoy recorded, and, as for yoy, the same quarter
+    of the next year follows. A full refresh gives the same rows (tested). -#}
+
+-- depends_on: {{ ref('int_submissions_current') }}
+-- depends_on: {{ ref('stg_seeds__indicators') }}
+-- depends_on: {{ ref('indicator_kinds') }}
+-- depends_on: {{ ref('indicator_reported_growth') }}
+-- depends_on: {{ ref('policy_parameters') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['county_code', 'year', 'quarter']}],
+        pre_hook="{{ delete_affected_partitions(yoy_read_inputs(), ['next_year']) }}",
+        post_hook="{{ record_partition_inputs(yoy_read_inputs(), ['next_year']) }}",
+    )
+}}
+
+{% if is_incremental() %}
+
+with report_values as not materialized (
+
+    select yoy.*
+    from {{ ref('int_report_values_yoy') }} as yoy
+    inner join ({{ affected_partitions(yoy_read_inputs(), ['next_year']) }}) as affected
+        on yoy.county_code = affected.county_code
+        and yoy.year = affected.year
+        and yoy.quarter = affected.quarter
+
+),
+
+{% else %}
+
+with report_values as not materialized (
 
     select * from {{ ref('int_report_values_yoy') }}
 
 ),
+
+{% endif %}
 
 shares as (
 

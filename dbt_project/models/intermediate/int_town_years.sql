@@ -15,6 +15,8 @@
       awaited_county_code  the town's county while its current Q4 report (the form or
                          LZ-0) is missing: a pending result waits for it. -#}
 
+{{ config(pre_hook="{{ hash_joins_only() }}") }}
+
 with memberships_quarterly as (
 
     select * from {{ ref('int_memberships_quarterly') }}

@@ -19,6 +19,8 @@
     share = years since the baseline / years from the baseline to the target year),
     else behind. met: true / false from the target year on, null before or undecided. -#}
 
+{{ config(pre_hook="{{ hash_joins_only() }}") }}
+
 with city_targets as (
 
     select * from {{ ref('city_targets') }}

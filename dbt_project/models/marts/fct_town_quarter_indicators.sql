@@ -8,51 +8,79 @@
     prev_year_source says which, prev_year_last_report and prev_year_revision_pct
     show a revision).
 
-    Incremental: the rows of a (county, year, quarter) are rebuilt together
-    (delete+insert on those keys) when that partition is affected —
-      * its current submission changed (a new or corrected report: the set of
-        source files of its town rows differs from what was built), or a
-        town's programme or tier at quarter end changed (registry edit);
-      * or such a change happened in the same quarter of the previous year
-        (value_ytd_prev_year, growth_pct) or in the previous quarter of the same
-        year (value_quarter).
-    Partitions that no longer have a current submission (a build with an earlier
-    as_of_date) are deleted by the pre-hook. A full refresh gives the same rows. -#}
+    Incremental by reporting partition (macro incremental_partitions): the rows of a
+    (county, year, quarter) are rewritten together when its inputs changed since the
+    table was built (town_quarter_inputs: its current submission of each form, the
+    catalogue and policy seeds, every town's programme and tier at quarter end) —
+    a new or corrected report, a forgotten version that makes an older one current
+    again, a registry edit or decision — and with them the same quarter of the next
+    year (value_ytd_prev_year, growth_pct) and the next quarter of the same year
+    (value_quarter). Partitions that lost their inputs are deleted. A full refresh
+    gives the same rows (tested). -#}
 
--- depends_on: {{ ref('int_report_values_current') }}
+-- depends_on: {{ ref('int_submissions_current') }}
+-- depends_on: {{ ref('stg_seeds__indicators') }}
+-- depends_on: {{ ref('indicator_kinds') }}
+-- depends_on: {{ ref('indicator_reported_growth') }}
+-- depends_on: {{ ref('policy_parameters') }}
+-- depends_on: {{ ref('int_quarters') }}
 
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['county_code', 'year', 'quarter'],
+        incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=[
-            "{% if is_incremental() %}
-            delete from {{ this }} as built
-            where not exists (
-                select 1 from {{ ref('int_report_values_current') }} as current_values
-                where current_values.town_code is not null
-                    and current_values.county_code = built.county_code
-                    and current_values.year = built.year
-                    and current_values.quarter = built.quarter
-            )
-            {% else %}select 1{% endif %}"
-        ],
+        indexes=[{'columns': ['county_code', 'year', 'quarter']}],
+        pre_hook="{{ delete_affected_partitions(town_quarter_inputs(), ['next_year', 'next_quarter']) }}",
+        post_hook="{{ record_partition_inputs(town_quarter_inputs(), ['next_year', 'next_quarter']) }}",
     )
 }}
 
-with report_values as (
+{% if is_incremental() %}
+
+with affected as (
+
+    {{ affected_partitions(town_quarter_inputs(), ['next_year', 'next_quarter']) }}
+
+),
+
+report_values as not materialized (
+
+    select yoy.*
+    from {{ ref('int_report_values_yoy') }} as yoy
+    inner join affected
+        on yoy.county_code = affected.county_code
+        and yoy.year = affected.year
+        and yoy.quarter = affected.quarter
+
+),
+
+report_values_quarterly as not materialized (
+
+    select quarterly.*
+    from {{ ref('int_report_values_quarterly') }} as quarterly
+    inner join affected
+        on quarterly.county_code = affected.county_code
+        and quarterly.year = affected.year
+        and quarterly.quarter = affected.quarter
+
+),
+
+{% else %}
+
+with report_values as not materialized (
 
     select * from {{ ref('int_report_values_yoy') }}
 
 ),
 
-report_values_quarterly as (
+report_values_quarterly as not materialized (
 
     select * from {{ ref('int_report_values_quarterly') }}
 
 ),
+
+{% endif %}
 
 memberships_quarterly as (
 
@@ -72,76 +100,6 @@ town_values as (
     where town_code is not null
 
 ),
-
-current_partitions as (
-
-    select
-        town_values.county_code,
-        town_values.year,
-        town_values.quarter,
-        town_values.town_code,
-        town_values.source_file_sha256,
-        coalesce(memberships_quarterly.programme, towns.programme) as programme,
-        memberships_quarterly.tier
-    from town_values
-    left join memberships_quarterly
-        on town_values.town_code = memberships_quarterly.town_code
-        and town_values.year = memberships_quarterly.year
-        and town_values.quarter = memberships_quarterly.quarter
-    left join towns
-        on town_values.town_code = towns.town_code
-    group by 1, 2, 3, 4, 5, 6, 7
-
-),
-
-{% if is_incremental() %}
-
-built_partitions as (
-
-    select distinct
-        county_code,
-        year,
-        quarter,
-        town_code,
-        source_file_sha256,
-        programme,
-        tier
-    from {{ this }}
-
-),
-
-changed_partitions as (
-
-    select county_code, year, quarter
-    from (
-        (select * from current_partitions except select * from built_partitions)
-        union all
-        (select * from built_partitions except select * from current_partitions)
-    ) as differences
-    group by 1, 2, 3
-
-),
-
-affected_partitions as (
-
-    select county_code, year, quarter from changed_partitions
-    union
-    select county_code, year + 1, quarter from changed_partitions
-    union
-    select county_code, year, quarter + 1 from changed_partitions where quarter < 4
-
-),
-
-{% else %}
-
-affected_partitions as (
-
-    select distinct county_code, year, quarter
-    from current_partitions
-
-),
-
-{% endif %}
 
 final as (
 
@@ -167,10 +125,6 @@ final as (
         town_values.prev_year_revision_pct::numeric(20, 6) as prev_year_revision_pct,
         town_values.prev_year_source_cell::text as prev_year_source_cell
     from town_values
-    inner join affected_partitions
-        on town_values.county_code = affected_partitions.county_code
-        and town_values.year = affected_partitions.year
-        and town_values.quarter = affected_partitions.quarter
     left join report_values_quarterly
         on town_values.county_code = report_values_quarterly.county_code
         and town_values.year = report_values_quarterly.year
