@@ -314,17 +314,36 @@ def seed_files(reg: ScaledRegistry) -> dict[str, bytes]:
 
 
 def write_seeds(reg: ScaledRegistry, seeds_dir: Path, policy_dir: Path = SEEDS_DIR) -> list[Path]:
-    """DIR/seeds: the scaled registry seeds and every other seed (the policy seeds) copied unchanged from
-    `policy_dir`. The seeds' properties and tests stay in dbt_project/models/_seeds.yml (dbt compiles a
-    test under the path of the file that declares it, which must be inside the project)."""
+    """DIR/seeds: the scaled registry seeds and every other seed (the policy seeds) from `policy_dir`. The
+    seeds' properties and tests stay in dbt_project/models/_seeds.yml (dbt compiles a test under the path of
+    the file that declares it, which must be inside the project).
+
+    The city's policy is in force 2015-2018 (the plan period). The scaled world runs to 2024, so a policy row
+    that ends in the plan's last year is continued to LAST_YEAR here ("the plan renewed unchanged"): an
+    illustrative assumption of the benchmark world, never of the city's seeds."""
     seeds_dir = Path(seeds_dir)
     seeds_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for src in sorted(Path(policy_dir).iterdir()):
         if src.is_file() and src.stem not in REGISTRY_SEEDS and src.suffix == ".csv":
-            shutil.copyfile(src, seeds_dir / src.name)
+            (seeds_dir / src.name).write_bytes(_continued_policy(src.read_bytes()))
             written.append(seeds_dir / src.name)
     for name, data in seed_files(reg).items():
         (seeds_dir / f"{name}.csv").write_bytes(data)
         written.append(seeds_dir / f"{name}.csv")
     return sorted(written)
+
+
+def _continued_policy(data: bytes, plan_last_year: str = "2018") -> bytes:
+    """A policy seed whose rows end in the plan's last year, continued to LAST_YEAR (other seeds unchanged)."""
+    text = data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or "valid_to_year" not in rows[0]:
+        return data
+    col = rows[0].index("valid_to_year")
+    for row in rows[1:]:
+        if len(row) > col and row[col] == plan_last_year:
+            row[col] = str(LAST_YEAR)
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode("utf-8")

@@ -84,8 +84,14 @@ def test_the_scaled_registry_obeys_the_registry_rules(scale, tmp_path):
     assert {"eliminate", "remove", "yellow_card"} <= {d["action"] for d in decisions}
     listed = {(m["town_code"], m["list_name"]) for m in memberships}
     assert all((d["town_code"], d["list_name"]) in listed for d in decisions)
-    assert _rows(seeds, "annual_tasks") and (seeds / "policy_parameters.csv").read_bytes() == (
-        Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "policy_parameters.csv").read_bytes()
+    assert _rows(seeds, "annual_tasks")
+    # the city's policy, continued past the plan period (2018) to the scaled world's last year, else unchanged
+    city = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
+    for name in ("policy_parameters", "assessment_grades", "yellow_card_rules", "city_targets"):
+        continued = [{**r, "valid_to_year": "2024" if r["valid_to_year"] == "2018" else r["valid_to_year"]}
+                     for r in _rows(city, name)]
+        assert _rows(seeds, name) == continued, name
+    assert any(r["valid_to_year"] == "2016" for r in _rows(seeds, "city_targets"))  # a one-year target stays so
 
 
 def test_who_reports_is_the_membership_macro(small):
