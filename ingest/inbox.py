@@ -132,7 +132,9 @@ def receive_batch(paths: list[str]) -> list[dict]:
 
 def check_batch(results: list[dict]) -> list[dict]:
     """The results, or IntakeError (after every other file was decided) if a file was an error:
-    the task fails so that Airflow retries it and alerts."""
+    the task fails so that Airflow retries it and alerts. Known gap: a retry reports the files the
+    failed try decided as `gone`, so their periods are missing from that run's asset event (as a
+    failed per-file task's were before); the next accepted report announces the warehouse anew."""
     errors = [f"{r['file_name']}: {r.get('error')}" for r in results if r.get("status") == "error"]
     if errors:
         raise IntakeError(f"{len(errors)} of {len(results)} files could not be handled and stay in the inbox: "
