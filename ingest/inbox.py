@@ -143,19 +143,8 @@ def check_batch(results: list[dict]) -> list[dict]:
 
 
 def submission_audit():
-    """The submission audit over a wave: `audit(conn, submission_ids) -> {id: [Finding]}`, the batched
-    GX version `expectations.submission.audit_batch` when it is there, else `audit_each` below."""
-    try:
-        from expectations.submission import audit_batch
-    except ImportError:
-        return audit_each
+    """The submission audit over a wave: `audit(conn, submission_ids) -> {id: [Finding]}`, one GX
+    checkpoint run over all of them (`expectations.submission.audit_batch`)."""
+    from expectations.submission import audit_batch
+
     return audit_batch
-
-
-# ---- FALLBACK: delete once expectations.submission.audit_batch (the batched GX audit) is merged ----
-def audit_each(conn, submission_ids: list[int]) -> dict[int, list]:
-    """The per-submission GX audit (`audit_submission`) called once per submission of the wave."""
-    from expectations.submission import audit_submission
-
-    return {sid: audit_submission(conn, sid) for sid in submission_ids}
-# ---- end of FALLBACK ----

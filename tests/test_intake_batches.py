@@ -120,7 +120,7 @@ def _versions(conn, county: str, year: int, quarter: int) -> dict[str, tuple[str
 
 
 def test_a_correction_in_the_same_batch_is_versioned_after_the_original(warehouse, conn, sample_dir, tmp_path):
-    from ingest.inbox import audit_each
+    from expectations.submission import audit_batch
 
     original = tmp_path / "330411_2016Q1.xlsx"
     shutil.copy2(sample_dir / "330411_2016Q1.xlsx", original)
@@ -128,7 +128,7 @@ def test_a_correction_in_the_same_batch_is_versioned_after_the_original(warehous
     other = tmp_path / "330482_2016Q1.xlsx"
     shutil.copy2(sample_dir / "330482_2016Q1.xlsx", other)
     results = submit_batch([Incoming(original, received_at=_at(10)), Incoming(other, received_at=_at(11)),
-                            Incoming(correction, received_at=_at(12))], audit=audit_each)
+                            Incoming(correction, received_at=_at(12))], audit=audit_batch)
     assert [(r.file_name, r.status, r.version) for r in results] == [
         ("330411_2016Q1.xlsx", "accepted", 1), ("330482_2016Q1.xlsx", "accepted", 1),
         ("330411_2016Q1_更正.xlsx", "accepted", 2)]
@@ -140,13 +140,13 @@ def test_a_correction_in_the_same_batch_is_versioned_after_the_original(warehous
 def test_q2_and_q3_of_one_county_in_one_batch_are_decided_in_order(warehouse, conn, sample_dir, tmp_path):
     """Q3 is checked against the Q2 of the same batch: accepted as sent; refused when its
     year-to-date investment falls below the Q2 just accepted (the cross-period check saw it)."""
-    from ingest.inbox import audit_each
+    from expectations.submission import audit_batch
 
     q2, q3 = tmp_path / "330483_2016Q2.xlsx", tmp_path / "330483_2016Q3.xlsx"
     shutil.copy2(sample_dir / q2.name, q2)
     shutil.copy2(sample_dir / q3.name, q3)
     results = submit_batch([Incoming(q2, received_at=_at(20)), Incoming(q3, received_at=_at(21))],
-                           audit=audit_each)
+                           audit=audit_batch)
     assert [(r.period, r.status, r.version) for r in results] == [("2016Q2", "accepted", 1),
                                                                    ("2016Q3", "accepted", 1)]
 
@@ -159,19 +159,19 @@ def test_q2_and_q3_of_one_county_in_one_batch_are_decided_in_order(warehouse, co
         ws.cell(total, col).value = None
     q3b = tmp_path / "330402_2016Q3.xlsx"
     wb.save(q3b)
-    results = submit_batch([q2b, q3b], audit=audit_each)
+    results = submit_batch([q2b, q3b], audit=audit_batch)
     assert [r.status for r in results] == ["accepted", "refused"]
     assert ("LZ-1 特色小镇", "C4") in [(f.sheet, f.cell) for f in results[1].findings
                                      if f.code == "value.ytd_decrease"]
 
 
 def test_a_bad_file_is_refused_alone_with_its_findings(warehouse, conn, sample_dir, tmp_path):
-    from ingest.inbox import audit_each
+    from expectations.submission import audit_batch
 
     names = ["330424_2016Q3.xlsx", "330421_2016Q1.xlsx", "330481_2016Q1.xlsx"]  # the first is refused
     for n in names:
         shutil.copy2(sample_dir / n, tmp_path / n)
-    results = submit_batch([tmp_path / n for n in names], audit=audit_each)
+    results = submit_batch([tmp_path / n for n in names], audit=audit_batch)
     assert [r.status for r in results] == ["refused", "accepted", "accepted"]
     refused = results[0]
     assert {f.code for f in refused.findings} == {"value.parent", "value.required"}
@@ -188,7 +188,7 @@ def test_a_bad_file_is_refused_alone_with_its_findings(warehouse, conn, sample_d
 def test_an_audit_that_raises_for_one_submission_errors_that_one_only(warehouse, conn, sample_dir, tmp_path):
     """The wave's one audit call raises: each submission is audited alone; only the one at fault is
     an error, left pending (never current); the others are decided."""
-    from ingest.inbox import audit_each
+    from expectations.submission import audit_batch
 
     names = ["330402_2015Q1.xlsx", "330411_2015Q1.xlsx", "330421_2015Q1.xlsx"]
     for n in names:
@@ -201,7 +201,7 @@ def test_an_audit_that_raises_for_one_submission_errors_that_one_only(warehouse,
                         "and county_code = '330411'", (list(sids),)).fetchall()
         if bad:
             raise RuntimeError(f"audit could not evaluate submission {bad[0][0]}")
-        return audit_each(c, sids)
+        return audit_batch(c, sids)
 
     results = submit_batch([tmp_path / n for n in names], audit=audit)
     assert [r.status for r in results] == ["accepted", "error", "accepted"]
@@ -209,7 +209,7 @@ def test_an_audit_that_raises_for_one_submission_errors_that_one_only(warehouse,
     assert len(calls) == 4 and len(calls[0]) == 3  # one call for the wave, then one per submission
     assert conn.execute("select status from landing.submissions where submission_id = %s",
                         (results[1].submission_id,)).fetchone() == ("pending",)
-    assert submit_batch([tmp_path / names[1]], audit=audit_each)[0].status == "accepted"  # started over
+    assert submit_batch([tmp_path / names[1]], audit=audit_batch)[0].status == "accepted"  # started over
 
 
 _BOOM = "330421_2016Q2.xlsx"
