@@ -84,6 +84,13 @@ def test_the_scaled_registry_obeys_the_registry_rules(scale, tmp_path):
     assert {"eliminate", "remove", "yellow_card"} <= {d["action"] for d in decisions}
     listed = {(m["town_code"], m["list_name"]) for m in memberships}
     assert all((d["town_code"], d["list_name"]) in listed for d in decisions)
+    ended = {d["town_code"] for d in decisions if d["action"] in ("eliminate", "remove")}
+    last_start = {}
+    for m in memberships:
+        last_start[m["town_code"]] = max(last_start.get(m["town_code"], ""), m["valid_from"])
+    for d in decisions:  # an eliminated or removed town never comes back on a later list
+        if d["town_code"] in ended:
+            assert last_start[d["town_code"]] < d["effective_from"], d
     assert _rows(seeds, "annual_tasks") and (seeds / "policy_parameters.csv").read_bytes() == (
         Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "policy_parameters.csv").read_bytes()
 
