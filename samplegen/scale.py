@@ -315,13 +315,13 @@ def seed_files(reg: ScaledRegistry) -> dict[str, bytes]:
 
 
 def write_seeds(reg: ScaledRegistry, seeds_dir: Path, policy_dir: Path = SEEDS_DIR) -> list[Path]:
-    """DIR/seeds: the scaled registry seeds, every other seed (the policy seeds and _seeds.yml, which dbt
-    reads from the seed folder) copied unchanged from `policy_dir`."""
+    """DIR/seeds: the scaled registry seeds, every other seed (the policy seeds) copied unchanged from
+    `policy_dir`. (Their properties and tests stay in dbt_project/seed_properties/_seeds.yml.)"""
     seeds_dir = Path(seeds_dir)
     seeds_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for src in sorted(Path(policy_dir).iterdir()):
-        if src.is_file() and src.stem not in REGISTRY_SEEDS and src.suffix in (".csv", ".yml"):
+        if src.is_file() and src.stem not in REGISTRY_SEEDS and src.suffix == ".csv":
             shutil.copyfile(src, seeds_dir / src.name)
             written.append(seeds_dir / src.name)
     for name, data in seed_files(reg).items():
