@@ -6,12 +6,13 @@ that are derived here from `WAREHOUSE_URL` (or the embedded server).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import DBT_PROJECT_DIR
+from core.config import DBT_PROJECT_DIR, SEEDS_DIR, seeds_dir
 from core.warehouse import conn_params, warehouse_url
 
 
@@ -20,10 +21,34 @@ def target_dir() -> Path:
     return Path(os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT_DIR / "target")
 
 
+EXTERNAL_SEEDS = ".external_seeds"  # under dbt_project: links to seed folders outside the project
+
+
+def seed_path() -> str:
+    """The seed path dbt reads (TWOTOWNS_DBT_SEED_PATH in dbt_project.yml): `seeds`, or for a TWOTOWNS_SEEDS_DIR
+    outside the project a project-relative symlink to it, `.external_seeds/<hash of the folder>` (dbt writes a
+    seed's run output under target/ at the seed's path: an absolute path would overwrite the CSV files)."""
+    folder = seeds_dir().resolve()
+    if folder == SEEDS_DIR.resolve():
+        return "seeds"
+    if folder.is_relative_to(DBT_PROJECT_DIR.resolve()):
+        return str(folder.relative_to(DBT_PROJECT_DIR.resolve()))
+    name = hashlib.sha256(str(folder).encode("utf-8")).hexdigest()[:12]
+    link = DBT_PROJECT_DIR / EXTERNAL_SEEDS / name
+    if not (link.is_symlink() and link.resolve() == folder):
+        link.parent.mkdir(exist_ok=True)
+        tmp = link.with_name(f".{name}.{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(folder, target_is_directory=True)
+        os.replace(tmp, link)
+    return f"{EXTERNAL_SEEDS}/{name}"
+
+
 def dbt_env(url: str | None = None) -> dict[str, str]:
-    """Environment variables read by dbt_project/profiles.yml."""
+    """Environment variables read by dbt_project/profiles.yml and dbt_project.yml."""
     p = conn_params(url or warehouse_url())
     return {
+        "TWOTOWNS_DBT_SEED_PATH": seed_path(),
         "DBT_HOST": p.host,
         "DBT_PORT": str(p.port),
         "DBT_USER": p.user,
