@@ -219,3 +219,20 @@ def test_the_cli_keeps_the_city_sample_and_writes_a_scaled_one(tmp_path, capsys)
     assert (tmp_path / "s" / "seeds" / "towns.csv").is_file() and (tmp_path / "s" / EXPECTED_FILE).is_file()
     with pytest.raises(SystemExit):
         main(["--scale", "city", "--load-history", "--out", str(tmp_path / "c")])
+
+
+def test_dbt_reads_a_seeds_folder_outside_the_project_through_a_relative_link(tmp_path, monkeypatch):
+    """dbt writes a seed's run output at target/run/<project>/<seed path>: the path it gets is never absolute."""
+    from core.dbt import dbt_env, seed_path
+
+    monkeypatch.delenv("TWOTOWNS_SEEDS_DIR", raising=False)
+    assert seed_path() == "seeds"
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    monkeypatch.setenv("TWOTOWNS_SEEDS_DIR", str(seeds))
+    relative = seed_path()
+    assert not Path(relative).is_absolute() and relative.startswith(".external_seeds/")
+    from core.config import DBT_PROJECT_DIR
+
+    assert (DBT_PROJECT_DIR / relative).resolve() == seeds.resolve() and seed_path() == relative
+    assert dbt_env("postgresql://u:p@localhost:5432/db")["TWOTOWNS_DBT_SEED_PATH"] == relative
