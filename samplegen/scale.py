@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -233,7 +232,8 @@ def build_decisions(memberships: list[MembershipRow], rng: np.random.Generator) 
 
     def candidates(programme: str, year: int) -> list[MembershipRow]:
         start, effective = date(year, 1, 1), date(year + 1, 3, 1)
-        return [m for m in memberships if m.programme == programme and m.tier == "municipal"
+        # an open membership (the town's last: a promoted town's municipal period has an end) in force
+        return [m for m in memberships if m.programme == programme and m.tier == "municipal" and m.valid_to is None
                 and m.town_code not in ended and m.valid_from <= start and _in_force(m, effective)]
 
     for year in YEARS[:-1]:

@@ -40,7 +40,7 @@ _REGISTRY = {"counties.csv": ("county_code",), "towns.csv": ("town_code", "count
 
 
 def _url(name: str) -> str:
-    from core.warehouse import warehouse_url, with_database, conn_params
+    from core.warehouse import conn_params, warehouse_url, with_database
 
     base = warehouse_url()
     return with_database(base, f"{conn_params(base).dbname}_{name}")
@@ -67,7 +67,7 @@ def enlarge(factor: int, name: str = "dbtscale") -> str:
     """<db>_<name>: a copy of <db>_dbtcity with factor-1 more copies of every county's history."""
     from psycopg import sql
 
-    from core.warehouse import connect, conn_params, with_database
+    from core.warehouse import conn_params, connect, with_database
 
     url, city = _url(name), _url("dbtcity")
     with connect(with_database(url, "postgres"), autocommit=True) as conn:

@@ -84,6 +84,13 @@ def test_the_scaled_registry_obeys_the_registry_rules(scale, tmp_path):
     assert {"eliminate", "remove", "yellow_card"} <= {d["action"] for d in decisions}
     listed = {(m["town_code"], m["list_name"]) for m in memberships}
     assert all((d["town_code"], d["list_name"]) in listed for d in decisions)
+    ended = {d["town_code"] for d in decisions if d["action"] in ("eliminate", "remove")}
+    last_start = {}
+    for m in memberships:
+        last_start[m["town_code"]] = max(last_start.get(m["town_code"], ""), m["valid_from"])
+    for d in decisions:  # an eliminated or removed town never comes back on a later list
+        if d["town_code"] in ended:
+            assert last_start[d["town_code"]] < d["effective_from"], d
     assert _rows(seeds, "annual_tasks")
     # the city's policy, continued past the plan period (2018) to the scaled world's last year, else unchanged
     city = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
@@ -218,3 +225,27 @@ def test_the_cli_keeps_the_city_sample_and_writes_a_scaled_one(tmp_path, capsys)
     assert (tmp_path / "s" / "seeds" / "towns.csv").is_file() and (tmp_path / "s" / EXPECTED_FILE).is_file()
     with pytest.raises(SystemExit):
         main(["--scale", "city", "--load-history", "--out", str(tmp_path / "c")])
+
+
+def test_dbt_reads_a_seeds_folder_outside_the_project_through_a_mirror_inside_it(tmp_path, monkeypatch):
+    """dbt writes a seed's run output at target/run/<project>/<seed path>: the path it gets is never absolute;
+    the mirror follows the folder (changed and removed files) and the folder itself is never written."""
+    from core.config import DBT_PROJECT_DIR
+    from core.dbt import dbt_env, seed_path
+
+    monkeypatch.delenv("TWOTOWNS_SEEDS_DIR", raising=False)
+    assert seed_path() == "seeds"
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "towns.csv").write_text("town_code\nA\n", encoding="utf-8")
+    (seeds / "old.csv").write_text("x\n1\n", encoding="utf-8")
+    monkeypatch.setenv("TWOTOWNS_SEEDS_DIR", str(seeds))
+    relative = seed_path()
+    assert not Path(relative).is_absolute() and relative.startswith(".seeds/")
+    mirror = DBT_PROJECT_DIR / relative
+    assert (mirror / "towns.csv").read_text(encoding="utf-8") == "town_code\nA\n"
+    (seeds / "towns.csv").write_text("town_code\nB\n", encoding="utf-8")
+    (seeds / "old.csv").unlink()
+    assert seed_path() == relative and sorted(p.name for p in mirror.iterdir()) == ["towns.csv"]
+    assert (mirror / "towns.csv").read_text(encoding="utf-8") == "town_code\nB\n"
+    assert dbt_env("postgresql://u:p@localhost:5432/db")["TWOTOWNS_DBT_SEED_PATH"] == relative
