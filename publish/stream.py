@@ -455,14 +455,11 @@ def _part_prefix(plan: Plan, key: tuple) -> str:
     return f"{name}/{partition_path(plan.partition_by, key)}/part" if plan.partition_by else name
 
 
-def _bulk_part(conn, staging: Path, plan: Plan, key: tuple, rows: int, row_group_rows: int,
-               csv_files: list, parquet_files: list) -> None:
-    """One partition's CSV by COPY, its Parquet from that CSV (publish.bulk), and their manifest entries."""
+def _bulk_parquet(staging: Path, plan: Plan, key: tuple, rows: int, row_group_rows: int) -> tuple[dict, dict]:
+    """One partition's Parquet from its CSV (publish.bulk); the manifest entries of both files."""
     from publish import bulk
 
     prefix = _part_prefix(plan, key)
-    (staging / prefix).parent.mkdir(parents=True, exist_ok=True)
-    bulk.copy_csv(conn, bulk.copy_query(plan, key), staging / f"{prefix}.csv")
     parquet = ParquetWriter(staging / f"{prefix}.parquet", plan.columns)
     bulk.csv_to_parquet(staging / f"{prefix}.csv", parquet, plan.columns, row_group_rows)
     parquet.close()
@@ -471,8 +468,29 @@ def _bulk_part(conn, staging: Path, plan: Plan, key: tuple, rows: int, row_group
                            "the mart changed while it was published")
     partition = dict(zip(plan.partition_by, key, strict=True)) if plan.partition_by else None
     name = plan.dataset.name
-    csv_files.append(file_entry(staging, f"{prefix}.csv", name, rows, partition))
-    parquet_files.append(file_entry(staging, f"{prefix}.parquet", name, rows, partition))
+    return (file_entry(staging, f"{prefix}.csv", name, rows, partition),
+            file_entry(staging, f"{prefix}.parquet", name, rows, partition))
+
+
+def _bulk_parts(conn, staging: Path, plan: Plan, parts: list[tuple[tuple, int]], row_group_rows: int,
+                csv_files: list, parquet_files: list) -> None:
+    """Each partition's CSV by COPY, then its Parquet in a worker thread (Arrow leaves the GIL), so that
+    PostgreSQL formats the next partition meanwhile; the entries are gathered in partition order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from publish import bulk
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
+        futures = []
+        for key, rows in parts:
+            prefix = _part_prefix(plan, key)
+            (staging / prefix).parent.mkdir(parents=True, exist_ok=True)
+            bulk.copy_csv(conn, bulk.copy_query(plan, key), staging / f"{prefix}.csv")
+            futures.append(pool.submit(_bulk_parquet, staging, plan, key, rows, row_group_rows))
+        for future in futures:
+            csv_entry, parquet_entry = future.result()
+            csv_files.append(csv_entry)
+            parquet_files.append(parquet_entry)
 
 
 def write_dataset(conn, plan: Plan, staging: Path, limits: Limits, workbook: WorkbookWriter | None) -> list[dict]:
@@ -489,8 +507,8 @@ def write_dataset(conn, plan: Plan, staging: Path, limits: Limits, workbook: Wor
         sheet.sheet(name, [label(c.name, name)["label_zh"] for c in plan.columns], [c.name for c in plan.columns])
     csv_files, parquet_files = [], []
     parts = bulk_partitions(conn, plan)
-    for key, rows in parts or ():
-        _bulk_part(conn, staging, plan, key, rows, limits.row_group_rows, csv_files, parquet_files)
+    if parts is not None:
+        _bulk_parts(conn, staging, plan, parts, limits.row_group_rows, csv_files, parquet_files)
     part = None if plan.partition_by or parts is not None else _open_part(staging, plan, ())
     row_by_row = parts is None or json_out is not None or sheet is not None
     for key, rows in chunks(conn, plan, limits.row_group_rows) if row_by_row else ():
