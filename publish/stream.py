@@ -302,8 +302,12 @@ class ParquetWriter:
             elif pa.types.is_string(f.type):
                 values = [None if v is None else str(v) for v in values]
             arrays.append(pa.array(values, type=f.type))
-        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema), row_group_size=max(len(rows), 1))
-        self.rows += len(rows)
+        self.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def write_table(self, table) -> None:
+        """One row group of the table's rows (an Arrow table of the writer's schema)."""
+        self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self.rows += table.num_rows
 
     def close(self) -> None:
         if not self.rows:  # an empty dataset: one empty row group, as pyarrow.parquet.write_table writes it
@@ -431,8 +435,7 @@ class _Part:
 
 
 def _open_part(staging: Path, plan: Plan, key: tuple) -> _Part:
-    name = plan.dataset.name
-    prefix = f"{name}/{partition_path(plan.partition_by, key)}/part" if plan.partition_by else name
+    prefix = _part_prefix(plan, key)
     (staging / prefix).parent.mkdir(parents=True, exist_ok=True)
     return _Part(key, prefix, CsvWriter(staging / f"{prefix}.csv", plan.columns),
                  ParquetWriter(staging / f"{prefix}.parquet", plan.columns))
@@ -447,8 +450,54 @@ def _close_part(staging: Path, plan: Plan, part: _Part, csv_files: list, parquet
     parquet_files.append(file_entry(staging, f"{part.prefix}.parquet", name, part.parquet.rows, partition))
 
 
+def _part_prefix(plan: Plan, key: tuple) -> str:
+    name = plan.dataset.name
+    return f"{name}/{partition_path(plan.partition_by, key)}/part" if plan.partition_by else name
+
+
+def _bulk_parquet(staging: Path, plan: Plan, key: tuple, rows: int, row_group_rows: int) -> tuple[dict, dict]:
+    """One partition's Parquet from its CSV (publish.bulk); the manifest entries of both files."""
+    from publish import bulk
+
+    prefix = _part_prefix(plan, key)
+    parquet = ParquetWriter(staging / f"{prefix}.parquet", plan.columns)
+    bulk.csv_to_parquet(staging / f"{prefix}.csv", parquet, plan.columns, row_group_rows)
+    parquet.close()
+    if parquet.rows != rows:
+        raise RuntimeError(f"{prefix}.csv holds {parquet.rows} rows, marts.{plan.dataset.name} {rows}: "
+                           "the mart changed while it was published")
+    partition = dict(zip(plan.partition_by, key, strict=True)) if plan.partition_by else None
+    name = plan.dataset.name
+    return (file_entry(staging, f"{prefix}.csv", name, rows, partition),
+            file_entry(staging, f"{prefix}.parquet", name, rows, partition))
+
+
+def _bulk_parts(conn, staging: Path, plan: Plan, parts: list[tuple[tuple, int]], row_group_rows: int,
+                csv_files: list, parquet_files: list) -> None:
+    """Each partition's CSV by COPY, then its Parquet in a worker thread (Arrow leaves the GIL), so that
+    PostgreSQL formats the next partition meanwhile; the entries are gathered in partition order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from publish import bulk
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
+        futures = []
+        for key, rows in parts:
+            prefix = _part_prefix(plan, key)
+            (staging / prefix).parent.mkdir(parents=True, exist_ok=True)
+            bulk.copy_csv(conn, bulk.copy_query(plan, key), staging / f"{prefix}.csv")
+            futures.append(pool.submit(_bulk_parquet, staging, plan, key, rows, row_group_rows))
+        for future in futures:
+            csv_entry, parquet_entry = future.result()
+            csv_files.append(csv_entry)
+            parquet_files.append(parquet_entry)
+
+
 def write_dataset(conn, plan: Plan, staging: Path, limits: Limits, workbook: WorkbookWriter | None) -> list[dict]:
-    """Stream one mart into its files (CSV and Parquet per partition, JSON, a sheet); their manifest entries."""
+    """One mart into its files (CSV and Parquet per partition, JSON, a sheet); their manifest entries.
+    CSV and Parquet take the bulk path (publish.bulk) where it gives the same bytes; JSON and the sheet,
+    and CSV and Parquet otherwise, are streamed row by row."""
+    from publish.bulk import bulk_partitions
     from publish.columns import label
 
     name = plan.dataset.name
@@ -457,18 +506,22 @@ def write_dataset(conn, plan: Plan, staging: Path, limits: Limits, workbook: Wor
     if sheet is not None:
         sheet.sheet(name, [label(c.name, name)["label_zh"] for c in plan.columns], [c.name for c in plan.columns])
     csv_files, parquet_files = [], []
-    part = None if plan.partition_by else _open_part(staging, plan, ())
-    for key, rows in chunks(conn, plan, limits.row_group_rows):
+    parts = bulk_partitions(conn, plan)
+    if parts is not None:
+        _bulk_parts(conn, staging, plan, parts, limits.row_group_rows, csv_files, parquet_files)
+    part = None if plan.partition_by or parts is not None else _open_part(staging, plan, ())
+    row_by_row = parts is None or json_out is not None or sheet is not None
+    for key, rows in chunks(conn, plan, limits.row_group_rows) if row_by_row else ():
+        if parts is not None:
+            _write_rows(rows, json_out, sheet)
+            continue
         if part is None or part.key != key:
             if part is not None:
                 _close_part(staging, plan, part, csv_files, parquet_files)
             part = _open_part(staging, plan, key)
         part.csv.write(rows)
         part.parquet.write(rows)
-        if json_out is not None:
-            json_out.write(rows)
-        if sheet is not None:
-            sheet.write(rows)
+        _write_rows(rows, json_out, sheet)
     if part is not None:
         _close_part(staging, plan, part, csv_files, parquet_files)
     files = csv_files + parquet_files
@@ -476,6 +529,13 @@ def write_dataset(conn, plan: Plan, staging: Path, limits: Limits, workbook: Wor
         json_out.close()
         files.append(file_entry(staging, f"{name}.json", name, json_out.rows))
     return files
+
+
+def _write_rows(rows: list[tuple], json_out: JsonWriter | None, sheet: WorkbookWriter | None) -> None:
+    if json_out is not None:
+        json_out.write(rows)
+    if sheet is not None:
+        sheet.write(rows)
 
 
 def _form(name: str) -> str:

@@ -135,8 +135,10 @@ def test_a_csv_without_bom_is_a_warning_only(version, conn):
 
 def test_nothing_blocked_is_ever_published(small_marts, conn, tmp_path, monkeypatch):
     """publish.wap runs the GX audit as a gate before LATEST moves: a blocked version stays unpublished."""
+    from psycopg import sql
+
     from expectations.gate import QualityGateFailed, report_path
-    from publish import export
+    from publish import bulk, export
     from publish.wap import publish, read_latest
 
     url = (tmp_path / "published").as_uri()
@@ -145,7 +147,9 @@ def test_nothing_blocked_is_ever_published(small_marts, conn, tmp_path, monkeypa
     assert json.loads(report_path("publication").read_text(encoding="utf-8"))["success"] is True
 
     conn.execute("update marts.towns set list_name = '市级第一批（更正）' where town_code = 'CT-330402-02'")
-    monkeypatch.setattr(export, "csv_cell", lambda v: "" if v is None else str(v))  # an exporter that forgets to escape
+    # an exporter that forgets to escape, on the row-by-row path and on the bulk (COPY) path
+    monkeypatch.setattr(export, "csv_cell", lambda v: "" if v is None else str(v))
+    monkeypatch.setattr(bulk, "cell_sql", lambda column: sql.SQL("{}::text").format(sql.Identifier(column.name)))
     try:
         with pytest.raises(QualityGateFailed, match="no_formulas"):
             publish(url, conn, audits=[publication_gate])

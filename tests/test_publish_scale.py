@@ -312,3 +312,70 @@ def test_gx_holds_at_most_a_segment_of_rows_at_once(version, conn, monkeypatch):
     assert sum(csv_files[n] for n in whole) <= 600 < sum(csv_files[n] for n in whole) + min(
         csv_files[n] for n in alone)
     assert set(whole) | set(alone) == set(csv_files) and not set(whole) & set(alone)
+
+
+TRICKY_DDL = """
+drop table if exists marts.tricky_values;
+create table marts.tricky_values (id integer, big bigint, small smallint, amount numeric(20, 6),
+    wide numeric(38, 10), free numeric, flag boolean, day date, at timestamptz, local_at timestamp, label text,
+    code varchar(20));
+insert into marts.tricky_values values
+ (1, -9223372036854775808, -32768, -3.000000, 12345678901234567890123456.7890123456, -0.5, true, '2016-02-29',
+  '2016-10-12 09:30:00+08', '2016-10-12 09:30:00', '=SUM(A1)', '+86'),
+ (2, 9223372036854775807, 32767, 1.500000, 0.0000000001, 100000000000000000000000000000, false, '0999-01-01',
+  '2016-10-12 09:30:00.5+08', '2016-10-12 09:30:00.000001', '-x', '@x'),
+ (3, 0, 0, 0, 0, 0.000000000000000000001, null, null, null, null, e'\\tstarts with a tab', null),
+ (4, null, null, null, null, null, true, '2024-12-31', '1999-12-31 23:59:59.999999-05', '1999-12-31 23:59:59.999999',
+  'say "hi", then
+leave', '南湖基金小镇'),
+ (5, -7, 3, -123456789.123456, -1.0000000000, 0.1, false, '2015-01-01', '2015-01-01 00:00+00', '2015-01-01 00:00',
+  e'\\\\.', ' space '),
+ (6, 42, 1, 100.000000, 10.5000000000, 1.50, true, '2015-06-30', '2015-06-30 12:00:00.123+08', '2015-06-30 12:00',
+  'it''s', '-3');
+"""
+
+
+@pytest.mark.parametrize(("extra", "bulk"), [
+    ("", True),  # every value the bulk path renders itself
+    ("insert into marts.tricky_values (id, label) values (7, '')", False),  # PostgreSQL would quote ""
+    ("insert into marts.tricky_values (id, label) values (7, e'\\rreturn')", False),  # and quote a CR
+    ("insert into marts.tricky_values (id, label) values (7, e'a\\rb')", False),
+    ("insert into marts.tricky_values (id, code) values (7, '''=x')", False),  # ' + formula: ambiguous
+    ("alter table marts.tricky_values add column ratio double precision", False),  # repr is not float8out
+])
+def test_copy_formatted_files_are_the_bytes_of_csv_cell_and_the_arrow_writer(big_marts, conn, tmp_path, monkeypatch,
+                                                                               extra, bulk):
+    """The COPY-formatted CSV and its Parquet, written by publish.stream for a table of every tricky
+    value, are the bytes of publish.export.to_csv (csv_cell, the csv module) and to_parquet; values the
+    bulk path would render differently send the dataset down the row-by-row path, with the same bytes."""
+    import pyarrow.parquet as pq
+
+    from publish import bulk as bulk_path
+    from publish.datasets import Dataset
+    from publish.export import fetch, to_csv, to_parquet
+    from publish.stream import plan_dataset, write_dataset
+
+    conn.execute(TRICKY_DDL)
+    if extra:
+        conn.execute(extra)
+    try:
+        dataset = Dataset("tricky_values", "测试", ("id",))
+        table = fetch(conn, dataset)
+        plan = plan_dataset(conn, dataset, Limits())
+        assert (bulk_path.bulk_partitions(conn, plan) is not None) == bulk
+        (tmp_path / "one").mkdir()
+        files = write_dataset(conn, plan, tmp_path / "one", Limits(), None)
+        assert {f["name"]: f["rows"] for f in files} == {f"tricky_values.{e}": len(table.rows)
+                                                         for e in ("csv", "parquet", "json")}
+        for export in (to_csv(table), to_parquet(table)):  # one row group: the bytes of to_parquet
+            assert (tmp_path / "one" / export.file_name).read_bytes() == export.data, export.file_name
+        # row groups of 4 rows out of CSV blocks of a few rows each: the same values
+        monkeypatch.setattr(bulk_path, "ARROW_BLOCK_BYTES", 200)
+        (tmp_path / "four").mkdir()
+        write_dataset(conn, plan, tmp_path / "four", Limits(row_group_rows=4), None)
+        parquet = pq.ParquetFile(tmp_path / "four" / "tricky_values.parquet")
+        assert parquet.read().equals(pq.read_table(io.BytesIO(to_parquet(table).data)))
+        sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.metadata.num_row_groups)]
+        assert sizes == [4, len(table.rows) - 4]
+    finally:
+        conn.execute("drop table marts.tricky_values")
