@@ -112,9 +112,21 @@ def _memberships_on(day: date, seeds_dir: Path) -> tuple[Membership, ...]:
     return tuple(sorted((_membership(r) for r in rows), key=lambda m: (m.town_code, m.programme, m.list_name)))
 
 
+def member_codes(day: date, programme: str, seeds_dir: Path | None = None) -> frozenset[str]:
+    """The codes of the towns that are members of `programme` on `day` (a national registry has ~40,000:
+    computed once per day and programme, not once per county and form)."""
+    return _member_codes(day, programme, _folder(seeds_dir))
+
+
+@functools.lru_cache(maxsize=256)
+def _member_codes(day: date, programme: str, seeds_dir: Path) -> frozenset[str]:
+    return frozenset(m.town_code for m in _memberships_on(day, seeds_dir) if m.programme == programme)
+
+
 def clear_cache() -> None:
     """Forget the loaded seeds (after the seed files changed on disk)."""
     _memberships_on.cache_clear()
+    _member_codes.cache_clear()
     _database.cache_clear()
     members_on_sql.cache_clear()
     _effective_periods.cache_clear()

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.config import seeds_dir as configured_seeds_dir
-from ingest.membership import Membership, memberships_on
+from ingest.membership import Membership, member_codes, memberships_on
 
 FORMS = ("LZ-0", "LZ-1", "LZ-2")
 FORM_PROGRAMME = {"LZ-1": "characteristic", "LZ-2": "pilot"}
@@ -145,7 +145,7 @@ def members(county_code: str, programme: str, at: date, seeds_dir: Path | None =
     Membership is the dbt macro members_on (ingest/membership.py): the registry's lists
     less those a recorded decision has ended; `seeds_dir` holds the seeds it reads."""
     seeds = folder(seeds_dir)
-    codes = {m.town_code for m in memberships_on(at, seeds) if m.programme == programme}
+    codes = member_codes(at, programme, seeds)
     return sorted((t for t in _towns_of_county(seeds).get(county_code, ()) if t.code in codes), key=lambda t: t.code)
 
 

@@ -134,10 +134,14 @@ def prepare_scaled(b: Bench) -> None:
 
 
 def build_history(b: Bench) -> None:
+    """The warehouse before the quarter, as warehouse_build leaves it: the raw gate passed over the history
+    (its watermark then covers it), then `dbt build`."""
     from core.dbt import run_dbt_or_raise
+    from expectations.gate import run_gate
 
+    gate_s, _ = timed(run_gate, "raw")
     seconds, _ = timed(run_dbt_or_raise, ["build"])
-    b.details["dbt_build_history_s"] = round(seconds, 1)
+    b.details.update(raw_gate_history_s=round(gate_s, 1), dbt_build_history_s=round(seconds, 1))
 
 
 def bare_read(path: Path) -> int:
@@ -201,7 +205,7 @@ def bench_intake(b: Bench) -> float:
 
     migrate_metadata_db()
     out = child(b, "intake")
-    b.details.update(intake_s=round(out["seconds"], 2), intake_state=out["state"], intake_summary=out.get("summary"))
+    b.details.update(intake_s=round(out["seconds"], 2), intake_state=out["state"])
     b.figures["intake_vs_parse_ratio"] = out["seconds"] / b.details["parse_s"]
     b.figures["peak_rss_mb_intake"] = out["peak_rss_mb"]
     return out["seconds"]
