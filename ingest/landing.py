@@ -42,7 +42,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config
-from ingest.current import missing_forms, required_forms
+from ingest.current import required_forms
 from ingest.findings import ERROR, WARNING, Finding, count, finding
 from ingest.history import history_findings
 from ingest.parse import Report, parse_report
@@ -375,7 +375,7 @@ def _accept(conn, accepted: list[Work]) -> tuple[dict[int, int], dict[tuple, set
     returns {submission_id: version} and the forms now present per (county, year, quarter)."""
     keys = sorted({(w.report.county_code, w.report.period.year, w.report.period.quarter) for w in accepted})
     counties, years, quarters = (list(k) for k in zip(*keys, strict=True))
-    # serialise versions of one (county, period) (the same lock as `_decide`, taken in a fixed order)
+    # serialise versions of one (county, period); the locks are taken in a fixed order (no deadlock)
     conn.execute("select pg_advisory_xact_lock(hashtext(k)) from unnest(%s::text[]) as k order by k",
                  ([f"{c}/{y}Q{q}" for c, y, q in keys],))
     sids = [w.sid for w in accepted]
@@ -437,9 +437,9 @@ def _audit_wave(conn, live: list[Work], audit) -> list[Work]:
 
 
 def _decide_work(conn, w: Work) -> None:
-    r = w.report
-    w.result = _decide(conn, w.sid, r, w.findings, w.rows,
-                       SubmitResult(w.sid, "", w.sha, w.name, r.county_code, _period(r), None, 0, w.findings))
+    """One submission decided alone, in its own transaction (the fallback of `decide_wave`)."""
+    with conn.transaction():
+        [w.result] = _decide_set(conn, [w])
 
 
 def _answer(w: Work, write_feedback: bool) -> None:
@@ -473,30 +473,6 @@ def _duplicate_of(conn, archived: Path, sha: str, name: str, received_at: dateti
     dup = finding("submission.duplicate", first_received=first[1].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
     period = f"{first[3]}Q{first[4]}" if first[3] else None
     return SubmitResult(first[0], "duplicate", sha, name, first[2], period, first[5], 0, [dup])
-
-
-def _decide(conn, sid: int, report: Report, findings: list[Finding], rows: int, result: SubmitResult) -> SubmitResult:
-    """One transaction: the loaded submission becomes accepted (with its version) or refused (values removed)."""
-    status = "refused" if any(f.severity == ERROR for f in findings) else "accepted"
-    year, quarter = report.period.year, report.period.quarter
-    with conn.transaction():
-        _record_findings(conn, sid, findings)
-        if status == "accepted":
-            # serialise versions of one (county, period); other periods load in parallel
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{report.county_code}/{report.period}",))
-            conn.execute(
-                "update landing.submissions set status = 'accepted', version = ("
-                "  select coalesce(max(version), 0) + 1 from landing.submissions "
-                "  where county_code = %s and year = %s and quarter = %s) where submission_id = %s",
-                (report.county_code, year, quarter, sid))
-            result.version = _renumber_versions(conn, report.county_code, year, quarter, sid)
-            result.missing_forms = missing_forms(conn, report.county_code, report.period)
-            result.rows_loaded = rows
-        else:
-            conn.execute("delete from raw.report_values where submission_id = %s", (sid,))
-            conn.execute("update landing.submissions set status = 'refused' where submission_id = %s", (sid,))
-    result.status = status
-    return result
 
 
 def forget_submission(conn, sid: int) -> None:
@@ -535,19 +511,6 @@ def _record_findings(conn, sid: int, findings: list[Finding]) -> None:
             "indicator, message_zh, message_en) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(sid, i, f.severity, f.code, f.sheet, f.cell, f.town_code, f.indicator, f.message_zh, f.message_en)
              for i, f in enumerate(findings, start=1)])
-
-
-def _renumber_versions(conn, county: str, year: int, quarter: int, sid: int) -> int:
-    """Versions follow receipt time, not processing order: a report received earlier but
-    processed later (parallel or retried tasks) still gets the lower version. Returns sid's version."""
-    conn.execute(
-        "update landing.submissions as s set version = r.rn "
-        "from (select submission_id, row_number() over (order by received_at, file_sha256) as rn "
-        "      from landing.submissions where county_code = %s and year = %s and quarter = %s "
-        "      and status = 'accepted') as r "
-        "where s.submission_id = r.submission_id and s.version is distinct from r.rn",
-        (county, year, quarter))
-    return conn.execute("select version from landing.submissions where submission_id = %s", (sid,)).fetchone()[0]
 
 
 def _short(value: object) -> str | None:

@@ -97,23 +97,7 @@ def read_head(path: Path, display_name: str | None = None, rows: int = 10) -> li
 
 
 def _head_xlsx(path: Path, rows: int) -> list[Sheet]:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_path(str(path))
-        metadata = {m.name: m for m in wb.sheets_metadata}
-        sheets = []
-        for name in wb.sheet_names:
-            meta = metadata.get(name)
-            if meta is not None and "WorkSheet" not in str(meta.typ):
-                continue
-            hidden = meta is not None and "Visible" not in str(meta.visible).split(".")[-1]
-            head = wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=rows)
-            sheets.append(Sheet(name, _trim([[Cell(None if v == "" else v) for v in r[:MAX_COLS]] for r in head]),
-                                hidden=hidden))
-        return sheets
-    except Exception as exc:  # calamine raises its own error types on corrupt files
-        raise Unreadable("文件已损坏或不是 Excel 工作簿", f"not a readable workbook ({type(exc).__name__})") from exc
+    return _read_xlsx_calamine(path, nrows=rows)
 
 
 def _check_rows(name: str, n: int) -> None:
@@ -165,7 +149,8 @@ def _uses_percent_format(styles_xml: bytes) -> bool:
     return any(int(xf.get("numFmtId", "0")) in percent_ids for xf in root.findall("m:cellXfs/m:xf", ns))
 
 
-def _read_xlsx_calamine(path: Path) -> list[Sheet]:
+def _read_xlsx_calamine(path: Path, nrows: int | None = None) -> list[Sheet]:
+    """Every worksheet (or its first `nrows` rows: the title block, with no size check)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -177,11 +162,13 @@ def _read_xlsx_calamine(path: Path) -> list[Sheet]:
             if meta is not None and "WorkSheet" not in str(meta.typ):
                 continue  # chart sheets and the like
             ws = wb.get_sheet_by_name(name)
-            if ws.height > MAX_ROWS + 1:
+            if nrows is None and ws.height > MAX_ROWS + 1:
                 _check_rows(name, ws.height)
             rows = [[Cell(None if v == "" else v) for v in row[:MAX_COLS]]
-                    for row in ws.to_python(skip_empty_area=False)]
-            _check_rows(name, len(rows))
+                    for row in (ws.to_python(skip_empty_area=False) if nrows is None
+                                else ws.to_python(skip_empty_area=False, nrows=nrows))]
+            if nrows is None:
+                _check_rows(name, len(rows))
             hidden = meta is not None and "Visible" not in str(meta.visible).split(".")[-1]
             sheets.append(Sheet(name, _trim(rows), hidden=hidden))
         return sheets

@@ -98,3 +98,22 @@ def expected_through_2016(sample_dir) -> list[dict]:
     this one). Their files are in `sample_dir` too. Not derived from the fixture `expected`, which
     such a module overrides."""
     return [e for e in read_expected(sample_dir) if e["period"] <= LAST_PERIOD_OF_THE_EARLY_SAMPLE]
+
+
+@pytest.fixture
+def broken_submission_suite(tmp_path, monkeypatch):
+    """The submission suite with one more check that cannot run (a column that does not exist), in place of
+    the project's suites for this test: what the audit does when a check raises."""
+    import json
+
+    from expectations import runner, submission
+
+    spec = json.loads((runner.SUITES_DIR / "submission_report_values.json").read_text(encoding="utf-8"))
+    spec["expectations"].append({
+        "type": "unexpected_rows_expectation", "severity": "critical", "description": "broken on purpose",
+        "meta": {"check": "broken", "finding_code": "value.parent"},
+        "kwargs": {"unexpected_rows_query": "select * from {batch} where no_such_column > 0"}})
+    (tmp_path / "submission_report_values.json").write_text(json.dumps(spec), encoding="utf-8")
+    monkeypatch.setattr(runner, "SUITES_DIR", tmp_path)
+    monkeypatch.setattr(submission, "_prepared", {})
+    return tmp_path

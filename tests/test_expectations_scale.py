@@ -148,18 +148,10 @@ def test_a_defect_crowded_out_of_a_batch_by_other_files_is_still_found(loaded, c
         assert len([f for f in found[sid] if f.code == "value.required"]) == (per_copy if sid != sids[-1] else 1)
 
 
-def test_a_check_that_raises_in_a_batch_is_an_audit_error(loaded, conn, tmp_path, monkeypatch):
-    from expectations import runner, submission
+def test_a_check_that_raises_in_a_batch_is_an_audit_error(loaded, conn, broken_submission_suite):
+    from expectations import submission
     from expectations.runner import AuditError
 
-    spec = json.loads((runner.SUITES_DIR / "submission_report_values.json").read_text(encoding="utf-8"))
-    spec["expectations"].append({
-        "type": "unexpected_rows_expectation", "severity": "critical", "description": "broken on purpose",
-        "meta": {"check": "broken", "finding_code": "value.parent"},
-        "kwargs": {"unexpected_rows_query": "select * from {batch} where no_such_column > 0"}})
-    (tmp_path / "submission_report_values.json").write_text(json.dumps(spec), encoding="utf-8")
-    monkeypatch.setattr(runner, "SUITES_DIR", tmp_path)
-    monkeypatch.setattr(submission, "_prepared", {})
     sids = _copies(conn, [(A, []), (C, [])])
     try:
         with pytest.raises(AuditError, match="broken on purpose"):

@@ -213,18 +213,9 @@ def test_submit_with_the_audit_refuses_a_correction_that_breaks_the_next_quarter
     assert result.quarantine_path is not None and result.quarantine_path.exists()
 
 
-def test_a_check_that_cannot_run_is_an_internal_error_not_a_finding(loaded, conn, tmp_path, monkeypatch):
-    from expectations import runner, submission
+def test_a_check_that_cannot_run_is_an_internal_error_not_a_finding(loaded, conn, broken_submission_suite):
     from expectations.runner import AuditError
 
-    spec = json.loads((runner.SUITES_DIR / "submission_report_values.json").read_text(encoding="utf-8"))
-    spec["expectations"].append({
-        "type": "unexpected_rows_expectation", "severity": "critical", "description": "broken on purpose",
-        "meta": {"check": "broken", "finding_code": "value.parent"},
-        "kwargs": {"unexpected_rows_query": "select * from {batch} where no_such_column > 0"}})
-    (tmp_path / "submission_report_values.json").write_text(json.dumps(spec), encoding="utf-8")
-    monkeypatch.setattr(runner, "SUITES_DIR", tmp_path)
-    monkeypatch.setattr(submission, "_prepared", {})
     sid = sampledata.pending_copy(conn, sampledata.submission_of(conn, *A))
     try:
         with pytest.raises(AuditError, match="broken on purpose"):
