@@ -220,8 +220,24 @@ def _init_cluster(home: Path, pgdata: Path) -> None:
                    "unix_socket_directories = ''\n"
                    "fsync = on\n"
                    "max_connections = 100\n"
-                   "shared_buffers = 256MB\n"
                    "timezone = 'UTC'\n")
+
+
+# Settings of an analytical warehouse on one machine, given at every start (so an existing cluster gets them
+# too). PostgreSQL's defaults are sized for a small OLTP server: with work_mem 4 MB the full-refresh joins of
+# int_report_values_yoy over 11 M values (nation scale, issue 13) spill to disk in batches (333 s); with room
+# for the hash tables in memory they do not. 256 MB x hash_mem_multiplier 4 bounds one hash node at 1 GB per
+# process (dbt runs 2 threads, each query up to 2 parallel workers); small queries never take it.
+# max_wal_size keeps a bulk load or a full refresh from checkpointing every few seconds.
+SERVER_SETTINGS = {
+    "shared_buffers": "1GB",
+    "work_mem": "256MB",
+    "hash_mem_multiplier": "4",
+    "maintenance_work_mem": "512MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "15min",
+    "effective_cache_size": "12GB",
+}
 
 
 def _start(home: Path, pgdata: Path) -> int:
@@ -231,8 +247,9 @@ def _start(home: Path, pgdata: Path) -> int:
         port = _free_port()
     port_file.write_text(str(port))
     log = pgdata / "server.log"
+    options = " ".join([f"-p {port}", *(f"-c {k}={v}" for k, v in SERVER_SETTINGS.items())])
     _run_as_pg([str(_bin("pg_ctl")), "-D", str(pgdata), "-w", "-t", "60", "-l", str(log),
-                "-o", f"-p {port}", "start"])
+                "-o", options, "start"])
     return port
 
 

@@ -374,6 +374,8 @@ def expectation_outcome(r) -> ExpectationOutcome:
     count = res.get("unexpected_count")
     if count is None and cfg.type == "unexpected_rows_expectation":
         count = res.get("observed_value")
+    if count is None and r.success and not res and _counts_rows(cfg):
+        count = 0  # a one-scan pass (BOOLEAN_ONLY) passed it: no row was unexpected ("mostly" is never used)
     return ExpectationOutcome(
         check=(cfg.meta or {}).get("check") or cfg.type, type=cfg.type, column=_column_of(cfg.kwargs),
         severity=str(severity), success=bool(r.success),
@@ -381,6 +383,14 @@ def expectation_outcome(r) -> ExpectationOutcome:
         description=cfg.description, finding_code=(cfg.meta or {}).get("finding_code"),
         exception=_exception_of(r), sample=jsonable(unexpected_rows(r)[:SAMPLE_ROWS]) if not r.success else [],
     )
+
+
+def _counts_rows(cfg) -> bool:
+    """An expectation whose verdict is a count of unexpected rows (column-map, multicolumn, query checks)."""
+    return "mostly" not in (cfg.kwargs or {}) and (
+        cfg.type.startswith(("expect_column_values_", "expect_compound_columns_", "expect_multicolumn_",
+                             "expect_column_pair_values_", "expect_select_column_values_"))
+        or cfg.type == "unexpected_rows_expectation")
 
 
 def run_id_of(stage: str, result) -> str:
@@ -416,6 +426,7 @@ class Prepared:
     parts: dict[str, list[str]] = field(default_factory=dict)
     table_checkpoint: object = None  # incremental mode: the `scope: table` parts, on whole tables (no batch parameter)
     part_expectations: dict[str, list[int]] = field(default_factory=dict)  # GX suite name -> indices in its spec
+    detail_format: dict | None = None  # two-pass modes: the format failed expectations are run again with
 
 
 BATCH_COLUMN = "audit_batch_id"  # the batch parameter of "batch" and "incremental" runs (quality.audit_batches)
@@ -493,12 +504,22 @@ def _parts(spec: dict, mode: str, drop: set[int]) -> list[tuple[str, set[int]]]:
 
 
 def _result_format(stage: str, mode: str) -> dict:
+    """The detail a failed expectation reports (see ONE_SCAN for the pass that finds the failures)."""
     if stage == "warehouse":
         return {"result_format": "SUMMARY"}
     if mode == "batch":  # every offending row, with its submission, up to GX's 200 (see submission.py)
         return {"result_format": "COMPLETE", "partial_unexpected_count": 200,
                 "unexpected_index_column_names": ["submission_id", *LOCATION_COLUMNS]}
     return {"result_format": "SUMMARY", "unexpected_index_column_names": list(LOCATION_COLUMNS)}
+
+
+# Whole-table and incremental gates run in two passes. GX answers a SUMMARY with three queries per column-map
+# expectation (the unexpected count, up to 20 unexpected values, their index columns), and the two listing
+# queries scan the whole table when nothing is unexpected: 30 scans of the 11 M raw rows at nation scale.
+# BOOLEAN_ONLY asks only for the counts, which GX bundles into one aggregate query per batch. The
+# expectations that fail are then run again with the detailed format (_explain_failures), so a failure
+# reports exactly what it did before. Submission audits (mode "batch") need every offending row: one pass.
+ONE_SCAN = {"result_format": "BOOLEAN_ONLY"}
 
 
 def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: bool = False,
@@ -547,10 +568,13 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
             prepared.parts.setdefault(spec["name"], []).append(name)
             prepared.part_expectations[name] = [i for i in range(len(spec["expectations"])) if i not in left_out]
         prepared.specs.append(spec)
+    if mode != "batch":
+        prepared.detail_format = _result_format(stage, mode)
     for name, vals in ((f"{stage}_audit", validations), (f"{stage}_audit_tables", table_validations)):
         if vals:
             checkpoint = context.checkpoints.add(gx.Checkpoint(
-                name=name, validation_definitions=vals, result_format=_result_format(stage, mode)))
+                name=name, validation_definitions=vals,
+                result_format=ONE_SCAN if prepared.detail_format else _result_format(stage, mode)))
             setattr(prepared, "checkpoint" if vals is validations else "table_checkpoint", checkpoint)
     return prepared
 
@@ -593,6 +617,41 @@ def _suite_outcomes(prepared: Prepared, results: list, page_list: list, rows: di
     return suites
 
 
+def _explain_failures(prepared: Prepared, result, params: dict | None) -> None:
+    """Run the expectations that failed in a one-scan pass again, on the same batch, with the detailed result
+    format, and put their results in place of the bare verdicts (in the checkpoint result and in the
+    context's results store, which Data Docs render)."""
+    gx = _gx()
+    context = prepared.context
+    for rid, run in result.run_results.items():
+        failed = {i: r for i, r in enumerate(run.results) if not r.success}
+        if not failed:
+            continue
+        name = run.suite_name
+        definition = context.validation_definitions.get(f"{prepared.stage}:{name}")
+        detail_name = f"{name}@detail"
+        expectations = [copy.copy(r.expectation_config.to_domain_obj()) for r in failed.values()]
+        for e in expectations:
+            e.id = None  # a copy for the detail suite (GX refuses an expectation of another suite)
+        suite = gx.ExpectationSuite(name=detail_name, expectations=expectations)
+        for old in (context.validation_definitions, context.suites):
+            try:
+                old.delete(f"{prepared.stage}:{detail_name}" if old is context.validation_definitions
+                           else detail_name)
+            except Exception:  # noqa: BLE001 - not there: the first failure of this suite in the process
+                pass
+        detail = context.validation_definitions.add(gx.ValidationDefinition(
+            name=f"{prepared.stage}:{detail_name}", data=definition.data, suite=context.suites.add(suite)))
+        rerun = detail.run(batch_parameters=params, result_format=prepared.detail_format)
+        by_index = {(r.expectation_config.meta or {}).get("suite_index"): r for r in rerun.results}
+        for i, r in failed.items():
+            run.results[i] = by_index.get((r.expectation_config.meta or {}).get("suite_index"), r)
+        try:
+            context.validation_results_store.set(rid, run)
+        except Exception:  # noqa: BLE001 - the docs then show the bare verdict; the outcome has the detail
+            log.exception("could not store the detailed results of %s", name)
+
+
 def execute(prepared: Prepared, url: str | None = None, *, batch_id: int | None = None) -> RunOutcome:
     """Run a prepared checkpoint (on the audit batch `batch_id` in "batch" and "incremental" mode)."""
     from core.warehouse import connect
@@ -614,6 +673,8 @@ def execute(prepared: Prepared, url: str | None = None, *, batch_id: int | None 
         page_list = []
         for checkpoint, params in runs:
             result = checkpoint.run(batch_parameters=params)
+            if prepared.detail_format and not result.success:
+                _explain_failures(prepared, result, params)
             run_id = run_id or run_id_of(prepared.stage, result)
             site, pages = build_docs(prepared.context, result, prepared.docs_dir,
                                      per_submission=prepared.mode == "batch", keep_pages=bool(results))

@@ -73,6 +73,8 @@ class Bench:
         env = {"WAREHOUSE_URL": self.url, "TWOTOWNS_VAR_DIR": str(self.work / "var"),
                "PUBLISH_URL": (self.work / "published").as_uri(), "AIRFLOW_HOME": str(self.work / "airflow"),
                "DBT_TARGET_PATH": str(self.work / "dbt-target")}
+        if self.scale == "nation":  # publication.md: big datasets by year, and by province at nation scale
+            env["PUBLISH_PARTITION_BY_PROVINCE"] = "true"
         return env | ({"TWOTOWNS_SEEDS_DIR": str(self.seeds)} if self.seeds else {})
 
 
@@ -134,12 +136,27 @@ def prepare_scaled(b: Bench) -> None:
 
 
 def build_history(b: Bench) -> None:
-    """The warehouse before the quarter, as warehouse_build leaves it: the raw gate passed over the history
-    (its watermark then covers it), then `dbt build`."""
+    """The warehouse before the quarter, as warehouse_build leaves it: the raw gate's watermark covering the
+    history, then `dbt build`.
+
+    City and province pass the whole-history gate (`python -m expectations raw --full`, as after any bulk
+    load). At nation scale that gate reads 11 M values with every submission rule (tens of minutes, measured
+    apart in the README), which is not part of the quarter being measured and would not fit the run's 40
+    minutes: the generated history (built by the same rules the gate checks) is recorded as validated, as the
+    39 quarters before would have left it, and the quarter's gate below validates only what is new."""
     from core.dbt import run_dbt_or_raise
+    from core.warehouse import connect
+    from expectations import state
     from expectations.gate import run_gate
 
-    gate_s, _ = timed(run_gate, "raw")
+    if b.scale == "nation":
+        start = time.perf_counter()
+        with connect(b.url, autocommit=True) as conn:
+            marked = state.advance_watermark(conn, state.unvalidated_accepted(conn), "bench-generated-history")
+        b.details.update(raw_gate_history="recorded as validated", history_submissions_marked=marked)
+        gate_s = time.perf_counter() - start
+    else:
+        gate_s, _ = timed(run_gate, "raw", full=True)
     seconds, _ = timed(run_dbt_or_raise, ["build"])
     b.details.update(raw_gate_history_s=round(gate_s, 1), dbt_build_history_s=round(seconds, 1))
 

@@ -68,9 +68,15 @@ indicators as (
 
 flows as not materialized (
 
+    {#- only what the join and the output read: the hash table of the previous quarter stays small -#}
     select
-        report_values.*,
-        indicators.kind
+        report_values.county_code,
+        report_values.year,
+        report_values.quarter,
+        report_values.form,
+        report_values.town_code,
+        report_values.indicator,
+        report_values.value
     from report_values
     inner join indicators
         on report_values.form = indicators.form

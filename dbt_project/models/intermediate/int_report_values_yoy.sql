@@ -60,7 +60,7 @@ report_values as not materialized (
 
 last_year_values as (
 
-    select current_values.*
+    select current_values.county_code, current_values.form, current_values.town_code, current_values.indicator, current_values.year, current_values.quarter, current_values.value
     from {{ ref('int_report_values_current') }} as current_values
     inner join affected
         on current_values.county_code = affected.county_code
@@ -79,7 +79,9 @@ with report_values as not materialized (
 
 last_year_values as (
 
-    select * from {{ ref('int_report_values_current') }}
+    {#- the key and the value only: narrow rows keep the hash table of the full refresh (11 M values at nation
+        scale) in memory -#}
+    select county_code, form, town_code, indicator, year, quarter, value from {{ ref('int_report_values_current') }}
 
 ),
 
@@ -106,6 +108,18 @@ indicator_reported_growth as (
 policy_parameters as (
 
     select * from {{ ref('policy_parameters') }}
+
+),
+
+growth_values as (
+
+    {#- the reported growth rates only (gdp_growth beside gdp, ...): the join's hash table is a few per cent
+        of the values, not all of them -#}
+    select report_values.county_code, report_values.form, report_values.town_code, report_values.indicator, report_values.year, report_values.quarter, report_values.value
+    from report_values
+    where (report_values.form, report_values.indicator) in (
+        select form, growth_indicator from indicator_reported_growth
+    )
 
 ),
 
@@ -149,7 +163,7 @@ with_prior_year as (
         and with_catalogue.indicator = last_year.indicator
         and with_catalogue.year - 1 = last_year.year
         and with_catalogue.quarter = last_year.quarter
-    left join report_values as reported_growth
+    left join growth_values as reported_growth
         on with_catalogue.county_code = reported_growth.county_code
         and with_catalogue.form = reported_growth.form
         and coalesce(with_catalogue.town_code, '') = coalesce(reported_growth.town_code, '')  -- hashable; town codes are never ''
