@@ -1,6 +1,11 @@
 -- Ranks agree with scores within (year, programme, tier) among comparable scores:
 -- rank = 1 + the number of comparable towns with a higher score (equal scores share a
 -- rank); a non-comparable or pending town has no rank.
+--
+-- The towns with a higher score are counted by a window over the round in score order that
+-- excludes the town's own score group (EXCLUDE GROUP): one sort per round, where a join of
+-- each town with the towns above it grows with the square of the round (a nation-scale
+-- round has thousands of towns).
 
 with annual_assessment as (
 
@@ -11,20 +16,17 @@ with annual_assessment as (
 expected as (
 
     select
-        this_town.year,
-        this_town.town_code,
-        this_town.score,
-        this_town.rank_in_tier,
-        1 + count(better.town_code) as expected_rank
-    from annual_assessment as this_town
-    left join annual_assessment as better
-        on this_town.year = better.year
-        and this_town.programme = better.programme
-        and this_town.tier = better.tier
-        and better.score > this_town.score
-        and better.comparable
-    where this_town.comparable
-    group by this_town.year, this_town.town_code, this_town.score, this_town.rank_in_tier
+        year,
+        town_code,
+        score,
+        rank_in_tier,
+        1 + count(*) over (
+            partition by year, programme, tier
+            order by score desc
+            range between unbounded preceding and current row exclude group
+        ) as expected_rank
+    from annual_assessment
+    where comparable
 
 ),
 
