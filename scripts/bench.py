@@ -271,19 +271,34 @@ def bench_dag_parse(b: Bench) -> None:
 
 
 def run(b: Bench) -> Bench:
-    scale = b.scale
-    steps = [("prepare", prepare), ("history build", build_history)]
+    """Every stage in order; each prints its time and the figures and details it added (stderr) as it ends,
+    so a long run shows its progress and a stopped one what it measured."""
+    state: dict = {}
+
+    def parse(b):
+        state["reports"] = bench_parse(b)
+
+    def load(b):
+        bench_load(b, state["reports"])
+
+    def audit(b):
+        bench_audit(b, state.pop("reports"))
+
+    def cycle(b):
+        b.figures["quarter_cycle_seconds"] = (
+            b.details["intake_s"] + b.details["raw_gate_s"] + b.details["dbt_incremental_s"]
+            + b.details["marts_gate_s"] + b.details["publish_s"])
+
+    steps = [("prepare", prepare), ("history build", build_history), ("parse", parse), ("load", load),
+             ("audit", audit), ("intake", bench_intake), ("build", bench_build), ("publish", bench_publish),
+             ("cycle", cycle), ("full refresh", bench_full_refresh), ("dag parse", bench_dag_parse)]
     for label, fn in steps:
+        figures, details = dict(b.figures), dict(b.details)
         seconds, _ = timed(fn, b)
-        print(f"[bench {scale}] {label}: {seconds:.1f} s", file=sys.stderr, flush=True)
-    reports = bench_parse(b)
-    bench_load(b, reports)
-    bench_audit(b, reports)
-    del reports
-    cycle = bench_intake(b) + bench_build(b) + bench_publish(b)
-    b.figures["quarter_cycle_seconds"] = cycle
-    bench_full_refresh(b)
-    bench_dag_parse(b)
+        new = {k: round(v, 4) for k, v in b.figures.items() if k not in figures}
+        more = {k: v for k, v in b.details.items() if k not in details}
+        print(f"[bench {b.scale}] {label}: {seconds:.1f} s {json.dumps(new)} {json.dumps(more, default=str)}",
+              file=sys.stderr, flush=True)
     return b
 
 
