@@ -426,7 +426,7 @@ class Prepared:
     parts: dict[str, list[str]] = field(default_factory=dict)
     table_checkpoint: object = None  # incremental mode: the `scope: table` parts, on whole tables (no batch parameter)
     part_expectations: dict[str, list[int]] = field(default_factory=dict)  # GX suite name -> indices in its spec
-    detail_format: dict | None = None  # two-pass modes: the format failed expectations are run again with
+    detail_format: dict | None = None  # two-pass modes (see ONE_SCAN): the format failed expectations rerun in
 
 
 BATCH_COLUMN = "audit_batch_id"  # the batch parameter of "batch" and "incremental" runs (quality.audit_batches)
@@ -634,14 +634,9 @@ def _explain_failures(prepared: Prepared, result, params: dict | None) -> None:
         for e in expectations:
             e.id = None  # a copy for the detail suite (GX refuses an expectation of another suite)
         suite = gx.ExpectationSuite(name=detail_name, expectations=expectations)
-        for old in (context.validation_definitions, context.suites):
-            try:
-                old.delete(f"{prepared.stage}:{detail_name}" if old is context.validation_definitions
-                           else detail_name)
-            except Exception:  # noqa: BLE001 - not there: the first failure of this suite in the process
-                pass
-        detail = context.validation_definitions.add(gx.ValidationDefinition(
-            name=f"{prepared.stage}:{detail_name}", data=definition.data, suite=context.suites.add(suite)))
+        detail = context.validation_definitions.add_or_update(gx.ValidationDefinition(
+            name=f"{prepared.stage}:{detail_name}", data=definition.data,
+            suite=context.suites.add_or_update(suite)))
         rerun = detail.run(batch_parameters=params, result_format=prepared.detail_format)
         by_index = {(r.expectation_config.meta or {}).get("suite_index"): r for r in rerun.results}
         for i, r in failed.items():
