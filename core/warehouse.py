@@ -237,6 +237,11 @@ SERVER_SETTINGS = {
     "max_wal_size": "8GB",
     "checkpoint_timeout": "15min",
     "effective_cache_size": "12GB",
+    # a single-node warehouse whose tables dbt rebuilds: a table created and filled in one transaction
+    # (every dbt model) is written once, not a second time into the WAL (no replica reads it here). The
+    # 10.9 M rows of fct_town_quarter_indicators at nation scale: 40.8 s -> 24.3 s
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
 }
 
 

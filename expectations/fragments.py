@@ -4,11 +4,17 @@ A suite's `unexpected_rows_query` may name a fragment as `@@name@@`; the runner
 replaces it before GX sees the query. Two kinds:
 
 - registry and catalogue tables (`@@towns@@`, `@@memberships@@`, `@@effective_memberships@@`: the periods
-  after the recorded decisions, ...) as
-  `(values ...)` subqueries built from the dbt seed CSVs, the single source of
-  truth that ingest validates against too. They work before `dbt build` has
-  ever run (the submission audit of the very first report) and never lag
-  behind the CSVs the way the `seeds` schema can;
+  after the recorded decisions, ...) as subqueries of a *registry snapshot*:
+  the rows that the dbt seed CSVs (the single source of truth that ingest
+  validates against too) give, copied into `quality.registry_*` under a
+  version that is a hash of the seed files (`ensure_registry`, called before
+  a checkpoint runs; a version already there is not copied again). They work
+  before `dbt build` has ever run (the submission audit of the very first
+  report) and never lag behind the CSVs the way the `seeds` schema can. (They
+  were inlined `(values ...)` lists until a nation-scale registry of 40,000
+  towns made every query text megabytes long: 28 s to prepare the submission
+  audit, 14 s per audit run, memory growing with every run.) A version is
+  never deleted: a long-lived process may still be prepared on it;
 - what is current: `@@current_values@@` (the values of the current accepted
   submission of every (county, period, form), the rule of ingest/current.py and
   of the dbt model int_submissions_current) and `@@context@@` (the batch's rows
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import re
 from datetime import date
 from pathlib import Path
@@ -62,58 +69,125 @@ def literal(value: object) -> str:
     return f"'{text}'"
 
 
-def _values(columns: tuple[str, ...], rows: list[tuple], types: tuple[str, ...]) -> str:
-    """`(select * from (values ...) as t(cols))` with typed columns (a typed null row keeps empty lists valid)."""
-    typed = [tuple(f"cast({literal(v)} as {t})" for v, t in zip(row, types, strict=True)) for row in rows]
-    if not typed:
-        typed = [tuple(f"cast(null as {t})" for t in types)]
-        body = ", ".join("(" + ", ".join(r) + ")" for r in typed)
-        return f"(select * from (values {body}) as t({', '.join(columns)}) where false)"
-    body = ", ".join("(" + ", ".join(r) + ")" for r in typed)
-    return f"(select * from (values {body}) as t({', '.join(columns)}))"
+# name -> (columns, types) of the registry snapshot tables quality.registry_<name>
+REGISTRY = {
+    "indicators": (("form", "indicator", "name_zh", "kind", "required", "value_type", "parent"),
+                   ("text", "text", "text", "text", "boolean", "text", "text")),
+    "towns": (("town_code", "county_code", "name_zh", "programme"), ("text", "text", "text", "text")),
+    "memberships": (("town_code", "programme", "tier", "valid_from", "valid_to"),
+                    ("text", "text", "text", "date", "date")),
+    "effective_memberships": (("town_code", "programme", "tier", "valid_from", "valid_to"),
+                              ("text", "text", "text", "date", "date")),
+    "counties": (("county_code", "name_zh"), ("text", "text")),
+    # form -> programme of its towns (ingest.registry.FORM_PROGRAMME)
+    "form_programmes": (("form", "programme"), ("text", "text")),
+    # value indicator -> the growth rate reported for it (seed indicator_reported_growth)
+    "reported_growth": (("form", "indicator", "growth_indicator"), ("text", "text", "text")),
+}
+# part of every version: bump it when the snapshot's rows are derived differently from the same seeds
+REGISTRY_FORMAT = "2"
+
+REGISTRY_DDL = "\n".join(
+    f"create table if not exists quality.registry_{name} (registry_version text not null, "
+    + ", ".join(f"{c} {t}" for c, t in zip(cols, types, strict=True)) + ");\n"
+    f"create index if not exists registry_{name}_version on quality.registry_{name} (registry_version);"
+    for name, (cols, types) in REGISTRY.items()) + """
+create table if not exists quality.registry_versions (
+    registry_version text primary key,
+    seeds_dir        text not null,
+    loaded_at        timestamptz not null default now()
+);"""
+
+
+def registry_version(seeds_dir: Path | None = None) -> str:
+    """The version of the registry snapshot of `seeds_dir` (default `core.config.seeds_dir()`): a hash of every
+    seed file's name and bytes (any seed edit, e.g. a recorded decision, is a new version)."""
+    folder = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+    stamp = tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in sorted(folder.glob("*.csv")))
+    return _version(folder, stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _version(folder: Path, stamp: tuple) -> str:
+    h = hashlib.sha256(REGISTRY_FORMAT.encode())
+    for name, *_ in stamp:
+        h.update(name.encode() + b"\0" + hashlib.sha256((folder / name).read_bytes()).digest())
+    return h.hexdigest()[:32]
+
+
+def registry_rows(seeds_dir: Path) -> dict[str, list[tuple]]:
+    """The rows of each registry table (REGISTRY) as the seeds in `seeds_dir` give them."""
+    return {
+        "indicators": [(r["form"], r["code"], r["name_zh"], r["kind"], r["required"] == "Y", r["value_type"],
+                        r["parent"] or None) for r in _read("indicators.csv", seeds_dir)],
+        "towns": [(r["town_code"], r["county_code"], r["name_zh"], r["unit_kind"])
+                  for r in _read("towns.csv", seeds_dir)],
+        "memberships": [(r["town_code"], r["programme"], r["tier"], date.fromisoformat(r["valid_from"]),
+                         date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
+                        for r in _read("memberships.csv", seeds_dir)],
+        # the periods as the recorded decisions leave them (the one membership definition, ingest.membership)
+        "effective_memberships": [(m.town_code, m.programme, m.tier, m.valid_from, m.valid_to)
+                                  for m in effective_periods(seeds_dir)],
+        "counties": [(r["county_code"], r["name_zh"]) for r in _read("counties.csv", seeds_dir)],
+        "form_programmes": [("LZ-1", "characteristic"), ("LZ-2", "pilot")],
+        "reported_growth": [(r["form"], r["indicator"], r["growth_indicator"])
+                            for r in _read("indicator_reported_growth.csv", seeds_dir)],
+    }
+
+
+def ensure_registry(conn, seeds_dir: Path | None = None) -> str:
+    """The registry snapshot of `seeds_dir` in the warehouse (quality.registry_*), copied once per version
+    (COPY in one transaction, then analysed); returns the version. Concurrent callers wait for one another
+    (an advisory lock), so a version is either all there or absent."""
+    from psycopg import sql
+
+    from expectations import state
+
+    folder = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+    version = registry_version(folder)
+    state.ensure(conn)
+    known = "select 1 from quality.registry_versions where registry_version = %s"
+    with conn.transaction():
+        if conn.execute(known, (version,)).fetchone():
+            return version
+        conn.execute("select pg_advisory_xact_lock(hashtext('twotowns quality registry'))")
+        if conn.execute(known, (version,)).fetchone():
+            return version
+        with conn.cursor() as cur:
+            for name, rows in registry_rows(folder).items():
+                columns = sql.SQL(", ").join(map(sql.Identifier, ("registry_version", *REGISTRY[name][0])))
+                with cur.copy(sql.SQL("copy {} ({}) from stdin").format(
+                        sql.Identifier("quality", f"registry_{name}"), columns)) as copy:
+                    for row in rows:
+                        copy.write_row((version, *row))
+            cur.execute("insert into quality.registry_versions (registry_version, seeds_dir) values (%s, %s)",
+                        (version, str(folder)))
+            for name in REGISTRY:
+                cur.execute(sql.SQL("analyze {}").format(sql.Identifier("quality", f"registry_{name}")))
+    return version
 
 
 def registry_fragments(seeds_dir: Path | None = None) -> dict[str, str]:
-    """The registry fragments of the seeds in `seeds_dir` (default `core.config.seeds_dir()`), built once per folder."""
-    return _registry_fragments(Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir())
+    """The registry fragments of the seeds in `seeds_dir` (default `core.config.seeds_dir()`): subqueries of
+    the snapshot of their version (which `ensure_registry` puts in the warehouse before a checkpoint runs)."""
+    folder = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+    return _registry_fragments(folder, registry_version(folder))
 
 
-@functools.cache
-def _registry_fragments(seeds_dir: Path) -> dict[str, str]:
-    indicators = [(r["form"], r["code"], r["name_zh"], r["kind"], r["required"] == "Y", r["value_type"],
-                   r["parent"] or None) for r in _read("indicators.csv", seeds_dir)]
-    towns = [(r["town_code"], r["county_code"], r["name_zh"], r["unit_kind"]) for r in _read("towns.csv", seeds_dir)]
-    memberships = [(r["town_code"], r["programme"], r["tier"], date.fromisoformat(r["valid_from"]),
-                    date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
-                   for r in _read("memberships.csv", seeds_dir)]
-    # the periods as the recorded decisions leave them (the one membership definition, ingest.membership)
-    effective = [(m.town_code, m.programme, m.tier, m.valid_from, m.valid_to) for m in effective_periods(seeds_dir)]
-    counties = [(r["county_code"], r["name_zh"]) for r in _read("counties.csv", seeds_dir)]
-    growth = [(r["form"], r["indicator"], r["growth_indicator"])
-              for r in _read("indicator_reported_growth.csv", seeds_dir)]
+@functools.lru_cache(maxsize=16)
+def _registry_fragments(seeds_dir: Path, version: str) -> dict[str, str]:
     kinds: dict[str, set[str]] = {}
-    for _form, code, _name, kind, *_ in indicators:
-        kinds.setdefault(kind, set()).add(code)
-    return {
+    for r in _read("indicators.csv", seeds_dir):
+        kinds.setdefault(r["kind"], set()).add(r["code"])
+    out = {
         # code lists for `indicator in @@flow_indicators@@` (PostgreSQL estimates an IN list from the
-        # column statistics; a join to a VALUES list filtered on kind is estimated at one row)
+        # column statistics; a join to the indicators filtered on kind is estimated at one row)
         "flow_indicators": "(" + ", ".join(literal(c) for c in sorted(kinds.get("flow_ytd", ()))) + ")",
         "rate_indicators": "(" + ", ".join(literal(c) for c in sorted(kinds.get("rate_pct", ()))) + ")",
-        "indicators": _values(("form", "indicator", "name_zh", "kind", "required", "value_type", "parent"),
-                              indicators, ("text", "text", "text", "text", "boolean", "text", "text")),
-        "towns": _values(("town_code", "county_code", "name_zh", "programme"), towns,
-                         ("text", "text", "text", "text")),
-        "memberships": _values(("town_code", "programme", "tier", "valid_from", "valid_to"), memberships,
-                               ("text", "text", "text", "date", "date")),
-        "effective_memberships": _values(("town_code", "programme", "tier", "valid_from", "valid_to"), effective,
-                                         ("text", "text", "text", "date", "date")),
-        "counties": _values(("county_code", "name_zh"), counties, ("text", "text")),
-        # form -> programme of its towns (ingest.registry.FORM_PROGRAMME)
-        "form_programmes": _values(("form", "programme"), [("LZ-1", "characteristic"), ("LZ-2", "pilot")],
-                                   ("text", "text")),
-        # value indicator -> the growth rate reported for it (seed indicator_reported_growth)
-        "reported_growth": _values(("form", "indicator", "growth_indicator"), growth, ("text", "text", "text")),
     }
+    for name, (columns, _types) in REGISTRY.items():  # the version is hex digits: a safe literal
+        out[name] = f"(select {', '.join(columns)} from quality.registry_{name} where registry_version = '{version}')"
+    return out
 
 
 def current_values_sql() -> str:

@@ -8,6 +8,8 @@ Schema `quality` (owned by this package, created idempotently on first use per p
   parameter `audit_batch_id` (a PartitionerColumnValue). The rows are removed when the run is
   over; rows left by a process that died are harmless (no other run uses their batch id) and are
   removed by the next run after a day.
+- `quality.registry_*` and `quality.registry_versions`: the registry snapshots the suites' registry
+  fragments read (expectations.fragments.ensure_registry), one per version of the seeds.
 - `quality.raw_gate_validated (submission_id, gate_run_id, validated_at)`: the raw gate's
   watermark: the accepted submissions whose rows a *passed* raw gate has validated. Accepted rows
   never change, so the next gate validates only accepted submissions not in it. A failed gate
@@ -57,10 +59,13 @@ def ensure(conn) -> None:
     no lock on landing or raw). Checked on every call: tests and benchmarks recreate databases."""
     with conn.transaction():
         exists = conn.execute("select to_regclass('quality.raw_gate_validated') is not null "
-                              "and to_regclass('quality.audit_current_key') is not null").fetchone()[0]
+                              "and to_regclass('quality.audit_current_key') is not null "
+                              "and to_regclass('quality.registry_versions') is not null").fetchone()[0]
         if not exists:
+            from expectations.fragments import REGISTRY_DDL
+
             conn.execute("select pg_advisory_xact_lock(hashtext('twotowns quality schema'))")
-            conn.execute(DDL)
+            conn.execute(DDL + REGISTRY_DDL)
 
 
 def open_batch(conn, submission_ids: list[int], *, incremental: bool = False) -> int:

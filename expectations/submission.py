@@ -74,10 +74,11 @@ def _url_of(conn) -> str:
 
 
 def prepared_for(url: str, docs: bool = True, suites: list[str] | None = None) -> Prepared:
-    """The submission checkpoint for this warehouse, built once per process."""
+    """The submission checkpoint for this warehouse, built once per process and registry version."""
+    from expectations.fragments import registry_version
     from expectations.runner import docs_root, prepare_sql_stage
 
-    key = (url, str(docs_root()) if docs else "", tuple(suites or ()))
+    key = (url, str(docs_root()) if docs else "", tuple(suites or ()), registry_version())
     with _lock:
         if key not in _prepared:
             _prepared[key] = prepare_sql_stage("submission", url, per_submission=True, suites=suites, docs=docs)
@@ -215,7 +216,7 @@ def _facts(row: dict, meta: dict, kwargs: dict) -> dict:
         facts.setdefault("name", names.get(row["indicator"], row["indicator"]))
     if row.get("parent_indicator"):
         facts.setdefault("parent_name", names.get(row["parent_indicator"], row["parent_indicator"]))
-    town = next((t for t in registry.towns() if t.code == row.get("town_code")), None)
+    town = registry.towns_by_code().get(row.get("town_code"))
     facts.setdefault("label", town.name_zh if town else (row.get("town_code") or ""))
     zh, en = _PROGRAMME.get(row.get("form") or "", ("", ""))
     facts.setdefault("programme_zh", zh)

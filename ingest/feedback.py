@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import datetime
@@ -26,7 +27,9 @@ def feedback_status(result) -> str:
     return "accepted_with_warnings" if count(result.findings, WARNING) else "accepted"
 
 
+@functools.cache
 def _environment():
+    """One environment per process: the template is compiled once, not per file."""
     import jinja2
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -68,7 +71,8 @@ def write_feedback(result, received_at: datetime) -> list[Path]:
     json_path = folder / f"{stem}.json"
     html_path = folder / f"{stem}.html"
     _write_atomic(json_path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
-    town_names = {t.code: t.name_zh for t in registry.towns()}
+    towns = registry.towns_by_code()  # only the towns the findings name (a registry may hold 40,000)
+    town_names = {f.town_code: towns[f.town_code].name_zh for f in result.findings if f.town_code in towns}
     indicator_names = {i.code: i.name_zh for i in registry.indicators()}
     html = _environment().get_template("feedback.html.j2").render(
         doc=doc, severity_zh=SEVERITY_ZH, town_names=town_names, indicator_names=indicator_names)

@@ -7,6 +7,7 @@ canonical units, each with its sheet and cell).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -104,13 +105,27 @@ def _row_get(row: list[Cell], col: int | None) -> Cell | None:
 # ----------------------------------------------------------------------------- counties
 
 def find_county(text: str, seeds_dir: Path | None = None) -> set[str]:
-    """County codes named in `text` by code, full name or short name."""
+    """County codes named in `text` by code, full name or short name (anywhere in it)."""
     s = normalize(text)
-    found = set()
-    for c in registry.counties(seeds_dir):
-        if c.code in s or c.name_zh in s or c.short_name in s:
-            found.add(c.code)
+    tokens, lengths, always = _county_tokens(registry.folder(seeds_dir))
+    found = set(always)
+    for length in lengths:  # every substring of a token's length looked up: a registry of 2,800 counties
+        for i in range(len(s) - length + 1):  # costs a few lookups per character, not 8,400 scans
+            codes = tokens.get(s[i:i + length])
+            if codes:
+                found |= codes
     return found
+
+
+@functools.cache
+def _county_tokens(folder: Path) -> tuple[dict[str, frozenset[str]], tuple[int, ...], frozenset[str]]:
+    """(token -> county codes, the tokens' lengths, the codes of an empty token, which every text contains)."""
+    tokens: dict[str, set[str]] = {}
+    for c in registry.counties(folder):
+        for token in (c.code, c.name_zh, c.short_name):
+            tokens.setdefault(token, set()).add(c.code)
+    always = frozenset(tokens.pop("", ()))
+    return ({t: frozenset(c) for t, c in tokens.items()}, tuple(sorted({len(t) for t in tokens})), always)
 
 
 # ----------------------------------------------------------------------------- sheets

@@ -54,7 +54,9 @@ class Town:
 
 def folder(seeds_dir: Path | str | None = None) -> Path:
     """The seeds folder to read: the one given, else the configured one (core.config.seeds_dir)."""
-    return Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+    if seeds_dir is None:
+        return configured_seeds_dir()
+    return seeds_dir if isinstance(seeds_dir, Path) else Path(seeds_dir)  # the same object keeps its hash
 
 
 def _read(name: str, seeds_dir: Path | None = None) -> list[dict[str, str]]:

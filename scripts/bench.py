@@ -6,14 +6,14 @@ One run, one scale, one machine, on the same rows:
 
 1. `python -m samplegen --scale S --load-history` writes the scaled registry (seeds), the latest quarter as real
    county files, and lands the history straight into landing/raw of a scratch database;
-2. `dbt build` of the history (the warehouse before the quarter);
+2. `dbt build --full-refresh` of the history (the warehouse before the quarter): the full refresh the incremental
+   build of the quarter is compared with (see build_history);
 3. parse + validate of the quarter's files  vs  a bare calamine read of every cell (csv: the csv module);
 4. the landing load of the quarter's accepted reports  vs  a bare COPY of the same rows  vs  pandas `to_sql`
    (default method), each into its own empty table of a scratch database;
 5. the GX submission audit of the quarter's reports, loaded as pending, in one call;
 6. the quarter through `county_reports` under Airflow (`dag.test`, a child process: its peak RSS);
-7. the raw gate, `dbt build` (incremental), the marts gate, `publish run` (a child process: its peak RSS),
-   then `dbt build --full-refresh` of the same data;
+7. the raw gate, `dbt build` (incremental), the marts gate, `publish run` (a child process: its peak RSS);
 8. every DAG file parsed in a fresh process.
 
 Prints a readable table and one `BENCH <name> <value> <unit>` line per figure (the same names at every
@@ -44,8 +44,8 @@ FIGURES = {
     "submission_audit_values_per_s": ("values/s", (">=", 100_000), "GX submission audit of the quarter"),
     "intake_vs_parse_ratio": ("x", ("<=", 3.0), "county_reports under Airflow / bare parse"),
     "gx_raw_rows_per_s": ("rows/s", (">=", 500_000), "raw rows / raw gate after the quarter"),
-    "incremental_quarter_vs_full_ratio": ("x", ("<=", 0.15), "dbt build after the quarter / --full-refresh"),
-    "dbt_full_values_per_s": ("values/s", (">=", 50_000), "raw values / dbt build --full-refresh"),
+    "incremental_quarter_vs_full_ratio": ("x", ("<=", 0.15), "dbt build after the quarter / --full-refresh of history"),
+    "dbt_full_values_per_s": ("values/s", (">=", 50_000), "history values / dbt build --full-refresh of it"),
     "publish_rows_per_s": ("rows/s", (">=", 200_000), "published rows / publish run"),
     "peak_rss_mb_intake": ("MB", ("<=", 1024), "peak RSS of the intake run"),
     "peak_rss_mb_publish": ("MB", ("<=", 2048), "peak RSS of publish run"),
@@ -137,7 +137,12 @@ def prepare_scaled(b: Bench) -> None:
 
 def build_history(b: Bench) -> None:
     """The warehouse before the quarter, as warehouse_build leaves it: the raw gate's watermark covering the
-    history, then `dbt build`.
+    history, then `dbt build --full-refresh`, tests included. This is the full refresh the figures compare
+    with: `dbt_full_values_per_s` (history values / its time) and `incremental_quarter_vs_full_ratio`. It runs
+    on the history only, 1/41 fewer values than a full refresh after the quarter would read, so the ratio is
+    if anything overstated; a second full refresh after the quarter (15 minutes at nation scale) would not
+    leave the run its 40 minutes. (`tests/test_dbt_incremental.py` checks that the incremental build after a
+    quarter and a full refresh give the same rows.)
 
     City and province pass the whole-history gate (`python -m expectations raw --full`, as after any bulk
     load). At nation scale that gate reads 11 M values with every submission rule (tens of minutes, measured
@@ -157,8 +162,9 @@ def build_history(b: Bench) -> None:
         gate_s = time.perf_counter() - start
     else:
         gate_s, _ = timed(run_gate, "raw", full=True)
-    seconds, _ = timed(run_dbt_or_raise, ["build"])
-    b.details.update(raw_gate_history_s=round(gate_s, 1), dbt_build_history_s=round(seconds, 1))
+    seconds, _ = timed(run_dbt_or_raise, ["build", "--full-refresh"])
+    b.details.update(raw_gate_history_s=round(gate_s, 1), dbt_full_refresh_s=round(seconds, 1))
+    b.figures["dbt_full_values_per_s"] = b.details["history_values"] / seconds
 
 
 def bare_read(path: Path) -> int:
@@ -241,6 +247,7 @@ def bench_build(b: Bench) -> float:
     b.details.update(raw_rows=raw_rows, raw_gate_s=round(raw_s, 2), raw_gate_rows_validated=raw.get("rows_validated"),
                      dbt_incremental_s=round(build_s, 1), marts_gate_s=round(marts_s, 2))
     b.figures["gx_raw_rows_per_s"] = raw_rows / raw_s
+    b.figures["incremental_quarter_vs_full_ratio"] = build_s / b.details["dbt_full_refresh_s"]
     return raw_s + build_s + marts_s
 
 
@@ -250,15 +257,6 @@ def bench_publish(b: Bench) -> float:
     b.figures["publish_rows_per_s"] = out["rows"] / out["seconds"]
     b.figures["peak_rss_mb_publish"] = out["peak_rss_mb"]
     return out["seconds"]
-
-
-def bench_full_refresh(b: Bench) -> None:
-    from core.dbt import run_dbt_or_raise
-
-    full_s, _ = timed(run_dbt_or_raise, ["build", "--full-refresh"])
-    b.details["dbt_full_refresh_s"] = round(full_s, 1)
-    b.figures["incremental_quarter_vs_full_ratio"] = b.details["dbt_incremental_s"] / full_s
-    b.figures["dbt_full_values_per_s"] = b.details["raw_rows"] / full_s
 
 
 def bench_dag_parse(b: Bench) -> None:
@@ -291,7 +289,7 @@ def run(b: Bench) -> Bench:
 
     steps = [("prepare", prepare), ("history build", build_history), ("parse", parse), ("load", load),
              ("audit", audit), ("intake", bench_intake), ("build", bench_build), ("publish", bench_publish),
-             ("cycle", cycle), ("full refresh", bench_full_refresh), ("dag parse", bench_dag_parse)]
+             ("cycle", cycle), ("dag parse", bench_dag_parse)]
     for label, fn in steps:
         figures, details = dict(b.figures), dict(b.details)
         seconds, _ = timed(fn, b)

@@ -152,12 +152,17 @@ def test_the_loader_refuses_what_would_run_wrong(tmp_path, monkeypatch, expectat
 
 
 def test_fragment_literals_are_escaped_for_sql_gx_and_sqlalchemy():
-    from expectations.fragments import expand, literal
+    from expectations.fragments import expand, literal, registry_version
 
     assert literal("O'Brien {x}: y") == "'O''Brien {{x}}\\: y'"
     assert literal(None) == "null" and literal(True) == "true"
-    query = expand("select * from {batch} as b join @@towns@@ as t on t.town_code = b.town_code")
-    assert "CT-330402-01" in query and "{batch}" in query and "@@" not in query
+    query = expand("select * from {batch} as b join @@towns@@ as t on t.town_code = b.town_code "
+                   "where b.indicator in @@flow_indicators@@")
+    assert "{batch}" in query and "@@" not in query and "'gdp'" in query
+    # the registry is read from its snapshot in the warehouse, of the seeds' version (a hash: hex digits only)
+    version = registry_version()
+    assert f"quality.registry_towns where registry_version = '{version}'" in query
+    assert set(version) <= set("0123456789abcdef")
 
 
 # --------------------------------------------------------------------------- custom expectations

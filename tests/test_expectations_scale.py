@@ -317,3 +317,46 @@ def test_full_recheck_finds_what_the_incremental_gate_trusts(gate, conn, capsys)
     assert main(["raw", "--full", "--json", "--no-docs"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["mode"] == "full" and doc["success"] and doc["rows_validated"] >= doc["raw_rows"]
+
+
+# --------------------------------------------------------------------------- registry snapshot
+
+def test_the_registry_snapshot_is_copied_once_per_version_of_the_seeds(conn, tmp_path):
+    """The suites' registry fragments read quality.registry_* under a version that is a hash of the seeds:
+    the same seeds are copied once; an edited seed is a new version beside the old one."""
+    import csv
+    import shutil
+
+    from core.config import seeds_dir
+    from expectations import fragments
+    from ingest.membership import effective_periods
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(seeds_dir(), seeds)
+    first = fragments.ensure_registry(conn, seeds)
+    loaded_at = "select loaded_at from quality.registry_versions where registry_version = %s"
+    when = conn.execute(loaded_at, (first,)).fetchone()[0]
+    assert fragments.ensure_registry(conn, seeds) == first
+    assert conn.execute(loaded_at, (first,)).fetchone()[0] == when  # not copied again
+
+    def count(name: str) -> int:  # in the version the seeds have now
+        return conn.execute(f"select count(*) from {fragments.registry_fragments(seeds)[name]} as t").fetchone()[0]
+
+    with open(seeds / "towns.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert count("towns") == len(rows)
+    assert count("effective_memberships") == len(effective_periods(seeds))
+    effective = conn.execute(f"select town_code, valid_from, valid_to from "
+                             f"{fragments.registry_fragments(seeds)['effective_memberships']} as m "
+                             "order by 1, 2").fetchall()
+    assert effective == sorted((m.town_code, m.valid_from, m.valid_to) for m in effective_periods(seeds))
+
+    with open(seeds / "towns.csv", "a", encoding="utf-8", newline="") as f:  # a town added to the registry
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writerow({**rows[-1], "town_code": rows[-1]["town_code"] + "9", "name_zh": "新增镇"})
+    second = fragments.registry_version(seeds)
+    assert second != first
+    assert fragments.ensure_registry(conn, seeds) == second
+    assert count("towns") == len(rows) + 1
+    old = conn.execute("select count(*) from quality.registry_towns where registry_version = %s", (first,))
+    assert old.fetchone()[0] == len(rows)  # a process still prepared on the old version reads it whole

@@ -122,3 +122,26 @@ def test_prior_differs_beyond_the_tolerance(reported, accepted, differs):
     from ingest.history import prior_differs
 
     assert prior_differs(Decimal(reported), Decimal(accepted), Decimal("0.01")) is differs
+
+
+def _find_county_by_scanning(text: str) -> set[str]:
+    """The definition find_county implements: every county whose code, name or short name is in the text."""
+    from ingest import registry
+    from ingest.text import normalize
+
+    s = normalize(text)
+    return {c.code for c in registry.counties() if c.code in s or c.name_zh in s or c.short_name in s}
+
+
+def test_find_county_finds_what_scanning_every_county_finds():
+    from ingest import registry
+    from ingest.parse import find_county
+
+    counties = registry.counties()
+    texts = ["", "填报单位：", "嘉兴市统计局", "填报单位：（盖章）", "２０１６年"]
+    for c in counties:
+        texts += [c.code, f"填报单位：{c.name_zh}发改局", f"（{c.short_name}）", f"{c.code}{c.name_zh}"]
+    texts += [f"{a.name_zh}、{b.short_name}" for a, b in zip(counties, counties[1:], strict=False)]  # two counties named
+    for text in texts:
+        assert find_county(text) == _find_county_by_scanning(text), text
+    assert len(find_county(f"{counties[0].name_zh}和{counties[1].name_zh}")) == 2

@@ -276,12 +276,14 @@ def _expected_versions(expected: list[dict]) -> dict[str, int | None]:
 
 @pytest.mark.slow
 def test_county_reports_over_the_city_sample_gives_the_same_submissions(airflow, runtime_dirs, sample_dir,
-                                                                          expected):
+                                                                          expected, monkeypatch):
     """Every file of the city sample (2015Q1-2018Q4) through dag.test in batches of whole counties:
     each file's status, version and finding codes as the sample plans them (what the one-file-at-a-
     time DAG gave), on a database of its own."""
     from core.warehouse import connect
     from tests.conftest import create_database
+
+    monkeypatch.setenv("TWOTOWNS_INTAKE_BATCH_FILES", "50")  # several mapped batches (the default takes all)
 
     url = create_database("test_intake_dag")
     previous, os.environ["WAREHOUSE_URL"] = os.environ.get("WAREHOUSE_URL"), url

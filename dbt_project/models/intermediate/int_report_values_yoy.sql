@@ -32,7 +32,8 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['county_code', 'year', 'quarter']}],
-        pre_hook="{{ delete_affected_partitions(current_values_read_inputs(), ['next_year']) }}",
+        pre_hook=["{{ hash_joins_on_full_refresh() }}",
+                  "{{ delete_affected_partitions(current_values_read_inputs(), ['next_year']) }}"],
         post_hook="{{ record_partition_inputs(current_values_read_inputs(), ['next_year']) }}",
     )
 }}

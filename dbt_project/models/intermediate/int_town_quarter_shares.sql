@@ -24,7 +24,8 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['county_code', 'year', 'quarter']}],
-        pre_hook=["{{ hash_joins_only() }}", "{{ delete_affected_partitions(yoy_read_inputs(), ['next_year']) }}"],
+        pre_hook=["{{ hash_joins_only() }}", "{{ hash_joins_on_full_refresh() }}",
+                  "{{ delete_affected_partitions(yoy_read_inputs(), ['next_year']) }}"],
         post_hook="{{ record_partition_inputs(yoy_read_inputs(), ['next_year']) }}",
     )
 }}

@@ -31,7 +31,8 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['county_code', 'year', 'quarter']}],
-        pre_hook="{{ delete_affected_partitions(town_quarter_inputs(), ['next_year', 'next_quarter']) }}",
+        pre_hook=["{{ hash_joins_on_full_refresh() }}",
+                  "{{ delete_affected_partitions(town_quarter_inputs(), ['next_year', 'next_quarter']) }}"],
         post_hook="{{ record_partition_inputs(town_quarter_inputs(), ['next_year', 'next_quarter']) }}",
     )
 }}
