@@ -14,7 +14,8 @@ Settings (environment, read by Limits.from_env() when a publication starts):
 
     PUBLISH_PARTITION_ROWS        1,000,000  above: one file per partition (datasets with year / county_code)
     PUBLISH_PARTITION_BY_PROVINCE false      also one file per province (first two digits of county_code)
-    PUBLISH_JSON_MAX_ROWS         1,000,000  above: no NAME.json
+    PUBLISH_JSON_MAX_ROWS           200,000  above: no NAME.json (at nation scale a 286 k-row JSON of records
+                                             was 236 MB and cost 100 s to write: not a file anyone opens)
     PUBLISH_SHEET_MAX_ROWS        1,048,574  above: no sheet (Excel's 1,048,576 rows less the two header rows)
     PUBLISH_WORKBOOK_MAX_ROWS     2,000,000  rows of all sheets: a dataset that would pass it gets no sheet
     PUBLISH_WORKBOOK_MEMORY_ROWS    200,000  above (rows of all sheets): the workbook is streamed (write-only)
@@ -58,7 +59,7 @@ def _env_bool(name: str) -> bool:
 class Limits:
     partition_rows: int = 1_000_000
     by_province: bool = False
-    json_max_rows: int = 1_000_000
+    json_max_rows: int = 200_000
     sheet_max_rows: int = SHEET_MAX_DATA_ROWS
     workbook_max_rows: int = 2_000_000
     workbook_memory_rows: int = 200_000

@@ -98,11 +98,13 @@ def compare(reports: list) -> dict:
 def audit_pending(url: str, reports: list) -> dict:
     """The quarter's reports as pending submissions beside the history, audited in one call, then removed."""
     from core.warehouse import connect
+    from expectations.fragments import ensure_registry
     from expectations.submission import audit_batch, prepared_for
     from ingest.landing import forget_submission, load_wave
 
     prepared_for(url)  # the checkpoint is set up once per process (the intake pays it once per batch)
     with connect(url, autocommit=True) as conn:
+        ensure_registry(conn)  # and the registry snapshot once per version of the seeds (not per audit)
         works = _works(conn, reports, 10**12)
         load_wave(conn, works)
         try:

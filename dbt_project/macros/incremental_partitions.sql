@@ -121,7 +121,7 @@
 {% macro record_partition_inputs(inputs, follows=[]) -%}
     {%- set state = partition_state_relation(this, 'inputs') -%}
     {%- set rebuilt = partition_state_relation(this, 'rebuilt') -%}
-    create schema if not exists incremental_state;
+    create schema if not exists incremental_state;  -- made by on-run-start (dbt_project.yml): a no-op here
     drop table if exists {{ rebuilt }};
     create table {{ rebuilt }} as {{ affected_partitions(inputs, follows) }};
     create index on {{ rebuilt }} (county_code, year, quarter);
