@@ -140,7 +140,7 @@ def build_history(b: Bench) -> None:
     history, then `dbt build --full-refresh`, tests included. This is the full refresh the figures compare
     with: `dbt_full_values_per_s` (history values / its time) and `incremental_quarter_vs_full_ratio`. It runs
     on the history only, about 3% fewer values than a full refresh after the quarter would read (nation), so
-    the ratio is if anything overstated; a second full refresh after the quarter (15 minutes at nation scale) would not
+    the ratio is if anything overstated; a second full refresh after the quarter (~10 min at nation scale) would not
     leave the run its 40 minutes. (`tests/test_dbt_incremental.py` checks that the incremental build after a
     quarter and a full refresh give the same rows.)
 
