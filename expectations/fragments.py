@@ -41,7 +41,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from core.config import seeds_dir as configured_seeds_dir
+from ingest import registry
 from ingest.membership import effective_periods
 
 FRAGMENT = re.compile(r"@@([a-z_]+)@@")
@@ -102,7 +102,7 @@ create table if not exists quality.registry_versions (
 def registry_version(seeds_dir: Path | None = None) -> str:
     """The version of the registry snapshot of `seeds_dir` (default `core.config.seeds_dir()`): a hash of every
     seed file's name and bytes (any seed edit, e.g. a recorded decision, is a new version)."""
-    folder = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+    folder = registry.folder(seeds_dir)
     stamp = tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in sorted(folder.glob("*.csv")))
     return _version(folder, stamp)
 
@@ -143,7 +143,7 @@ def ensure_registry(conn, seeds_dir: Path | None = None) -> str:
 
     from expectations import state
 
-    folder = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+    folder = registry.folder(seeds_dir)
     version = registry_version(folder)
     state.ensure(conn)
     known = "select 1 from quality.registry_versions where registry_version = %s"
@@ -170,7 +170,7 @@ def ensure_registry(conn, seeds_dir: Path | None = None) -> str:
 def registry_fragments(seeds_dir: Path | None = None) -> dict[str, str]:
     """The registry fragments of the seeds in `seeds_dir` (default `core.config.seeds_dir()`): subqueries of
     the snapshot of their version (which `ensure_registry` puts in the warehouse before a checkpoint runs)."""
-    folder = Path(seeds_dir) if seeds_dir is not None else configured_seeds_dir()
+    folder = registry.folder(seeds_dir)
     return _registry_fragments(folder, registry_version(folder))
 
 
