@@ -1,4 +1,9 @@
-"""Warehouse build: quality gate on raw, dbt build (models, data tests, unit tests), quality gate on the marts.
+"""Warehouse build: quality gate on raw, dbt build (models, data tests, unit tests), quality gate on the
+marts, then the audited marts switched in for BI tools (write-audit-publish of the warehouse).
+
+dbt writes the marts into schema marts_build; the marts gate audits them there; publish_marts
+swaps them into schema marts, which BI tools and the publication read, in one transaction
+(publish/marts.py). A failed gate leaves marts on the previous audited build.
 
 Runs whenever county reports were loaded (the `raw_county_reports` asset); the periods
 that changed travel in the asset events' extras (an asset-triggered run has no logical
@@ -62,21 +67,31 @@ def warehouse_build():
 
         return run_dbt_or_raise(["build", "--full-refresh"] if params.get("full_refresh") else ["build"])
 
-    @task(outlets=[MARTS], execution_timeout=timedelta(minutes=15), retry_policy=QUALITY_GATE_IS_FINAL)
-    def audit_marts(periods: list[str], dbt: dict, *, outlet_events=None, dag_run=None) -> dict:
+    @task(execution_timeout=timedelta(minutes=15), retry_policy=QUALITY_GATE_IS_FINAL)
+    def audit_marts(periods: list[str], dbt: dict, *, dag_run=None) -> dict:
+        """The marts of this build, in marts_build, before BI tools or the publication see them."""
         from expectations.gate import run_gate
         from ops.alerts import notify_quality_warnings
 
         summary = run_gate("warehouse")
         notify_quality_warnings(summary, "warehouse_build", dag_run.run_id, periods)
-        outlet_events[MARTS].extra = {"periods": periods, "dbt_invocation_id": dbt.get("invocation_id"),
-                                      "gx_run_id": summary.get("run_id"), "warehouse_build_run_id": dag_run.run_id}
         return summary
+
+    @task(outlets=[MARTS], execution_timeout=timedelta(minutes=5))
+    def publish_marts(periods: list[str], audit: dict, *, outlet_events=None, dag_run=None) -> dict:
+        """Switch the audited build into marts in one transaction (a re-run after success: nothing to do)."""
+        from publish.marts import publish_marts as switch
+
+        result = switch()
+        outlet_events[MARTS].extra = {"periods": periods, "dbt_invocation_id": result.get("build_id"),
+                                      "gx_run_id": result.get("gx_run_id") or audit.get("run_id"),
+                                      "warehouse_build_run_id": dag_run.run_id}
+        return result
 
     run_periods = periods()
     built = dbt_build()
     audit_raw(run_periods) >> built
-    audit_marts(run_periods, built)
+    publish_marts(run_periods, audit_marts(run_periods, built))
 
 
 warehouse_build()

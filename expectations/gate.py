@@ -3,7 +3,7 @@
     from expectations.gate import run_gate
     run_gate("raw")             # before dbt build (dags/warehouse_build.py): incremental
     run_gate("raw", full=True)  # every row again (python -m expectations raw --full)
-    run_gate("warehouse")       # after dbt build, before anything is published
+    run_gate("warehouse")       # after dbt build, before the marts are switched in (publish.marts)
 
 The report goes to `<var>/quality/<stage>.json` (what scripts/demo.py prints),
 with a link to the stage's Data Docs; a critical failure raises
@@ -21,6 +21,12 @@ next time. `full=True` checks every row and every current value, and on a pass
 marks every submission accepted when it started as validated. The summary
 gives `raw_rows` (rows in raw.report_values), `new_submissions`, `mode` and
 `rows_per_s` (raw rows / wall time: the gx_raw_rows_per_s of the benchmark).
+
+The marts gate audits the marts of the build in `marts_build` (core.marts) and
+records its verdict for that build in `quality.marts_audits`; publish.marts
+switches a build into `marts`, where BI tools read, only with a passed audit of
+it. A build that changed while it was audited (another dbt invocation wrote a
+mart meanwhile) fails the gate: what was audited is no longer what is there.
 """
 
 from __future__ import annotations
@@ -78,7 +84,41 @@ def run_gate(stage: str, url: str | None = None, *, full: bool = False) -> dict:
 
     if stage == "raw":
         return run_raw_gate(url, full=full)
+    if stage == "warehouse":
+        return run_marts_gate(url)
     return decide(run_stage(stage, url), f"{stage} audit")
+
+
+def run_marts_gate(url: str | None = None) -> dict:
+    """The marts gate (see module doc): audit the build in marts_build, record the verdict for it."""
+    from core import marts
+    from core.warehouse import connect
+    from expectations import state
+    from expectations.runner import run_stage
+
+    with connect(url, autocommit=True) as conn:
+        state.ensure(conn)
+        build = marts.build_id(conn)
+    outcome = run_stage("warehouse", url)
+    with connect(url, autocommit=True) as conn:
+        after = marts.build_id(conn)
+        if build is None:
+            outcome.notes.append(f"{marts.BUILD} holds no new build (nothing built since the last switch): "
+                                 "audited, nothing to publish")
+        elif after != build:
+            outcome.success = False
+            outcome.notes.append(f"build {build} was replaced by {after} while it was audited: not published")
+        else:
+            outcome.notes.append(f"build {build} audited")
+        if build is not None:
+            state.record_marts_audit(conn, build, outcome.run_id or "warehouse", outcome.success and after == build)
+    if outcome.success or outcome.failures("critical"):
+        doc = decide(outcome, "warehouse audit")
+    else:
+        path = write_report(outcome)
+        raise QualityGateFailed(f"warehouse audit failed: {outcome.notes[-1]} (report: {path})")
+    doc["build_id"] = build
+    return doc
 
 
 def run_raw_gate(url: str | None = None, *, full: bool = False, docs: bool = True) -> dict:

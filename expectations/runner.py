@@ -14,7 +14,9 @@ Stages (the points where bad data could slip through):
   suites on all current values at once (cross-period, cross-county). Blocks the
   build.
 - warehouse: after `dbt build`, before anything is published. Batch: each mart
-  table. Blocks the publication.
+  table of the build, in schema marts_build (`marts.` in these suites reads the
+  build: core.marts). Blocks the switch of the build into `marts`, where BI tools
+  read, and so the publication.
 - publication: after a version is written, before LATEST moves. Batches: the
   exported files (expectations/publication.py). Blocks the switch of LATEST.
 
@@ -205,8 +207,33 @@ def _check_finding_meta(where: str, severity: str, emeta: dict) -> None:
         raise SuiteError(f"{where}: {code} is not a contract code: give meta.message_zh and meta.message_en")
 
 
+# `marts.` in a suite of the warehouse stage reads the marts of the build, before they are published
+_MARTS_QUALIFIED = re.compile(r"(?<![\w.\"])marts\.(?=\w)")
+
+
+def _audit_the_build(spec: dict) -> dict:
+    """The spec with `marts.<table>` read from the build's schema (core.marts.BUILD)."""
+    from core.marts import BUILD
+
+    def build(text: str) -> str:
+        return _MARTS_QUALIFIED.sub(BUILD + ".", text)
+
+    spec = copy.deepcopy(spec)
+    meta = spec["meta"]
+    meta["table"] = build(meta["table"])
+    for exp in spec["expectations"]:
+        emeta = exp.get("meta") or {}
+        if emeta.get("requires"):
+            emeta["requires"] = [build(t) for t in emeta["requires"]]
+        kwargs = exp.get("kwargs") or {}
+        if kwargs.get("unexpected_rows_query"):
+            kwargs["unexpected_rows_query"] = build(kwargs["unexpected_rows_query"])
+    return spec
+
+
 def load_suite_specs(stage: str | None = None, names: list[str] | None = None) -> list[dict]:
-    """The suites of a stage (its own and those that also run in it), checked whole."""
+    """The suites of a stage (its own and those that also run in it), checked whole. In the warehouse
+    stage, `marts.` reads the build (marts_build, see module doc)."""
     specs = []
     for path in sorted(SUITES_DIR.glob("*.json")):
         try:
@@ -217,7 +244,7 @@ def load_suite_specs(stage: str | None = None, names: list[str] | None = None) -
         meta = spec["meta"]
         if stage is None or meta["stage"] == stage or stage in (meta.get("also_in") or ()):
             if names is None or spec["name"] in names:
-                specs.append(spec)
+                specs.append(_audit_the_build(spec) if stage == "warehouse" else spec)
     if names is not None and {s["name"] for s in specs} != set(names):
         raise SuiteError(f"no such suite in stage {stage}: {sorted(set(names) - {s['name'] for s in specs})}")
     return specs

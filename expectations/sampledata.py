@@ -109,19 +109,24 @@ def enlarge(conn, factor: int) -> int:
 def enlarge_marts(conn, factor: int) -> int:
     """Append factor-1 copies of every mart row that has a year, shifted like `enlarge` shifts the history
     (lineage hashes and dates follow), so that the warehouse audit can be measured on a large warehouse
-    without rebuilding it; returns the rows of the marts."""
+    without rebuilding it; returns the rows of the marts. The marts of the build (marts_build), which the
+    warehouse audit reads (core.marts)."""
     from psycopg import sql
 
+    from core.marts import BUILD
+
+    schema = sql.Identifier(BUILD)
+
     with conn.transaction():
-        base = conn.execute("select min(year), max(year) from marts.submissions").fetchone()
+        base = conn.execute(sql.SQL("select min(year), max(year) from {}.submissions").format(schema)).fetchone()
         span = base[1] - base[0] + 1
         tables = [r[0] for r in conn.execute(
-            "select table_name from information_schema.columns where table_schema = 'marts' and column_name = 'year' "
-            "order by 1").fetchall()]
+            "select table_name from information_schema.columns where table_schema = %s and column_name = 'year' "
+            "order by 1", (BUILD,)).fetchall()]
         for table in tables:
             columns = [r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s "
-                "order by ordinal_position", (table,)).fetchall()]
+                "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+                "order by ordinal_position", (BUILD, table)).fetchall()]
             shift = sql.SQL("({} * k)").format(sql.Literal(span))
             exprs = []
             for c in columns:
@@ -135,14 +140,14 @@ def enlarge_marts(conn, factor: int) -> int:
                         col, shift, sql.SQL("date" if c == "deadline" else "timestamptz")))
                 else:
                     exprs.append(col)
-            conn.execute(sql.SQL("insert into marts.{t} ({cols}) select {exprs} from marts.{t} "
+            conn.execute(sql.SQL("insert into {s}.{t} ({cols}) select {exprs} from {s}.{t} "
                                  "cross join generate_series(1, {n}) as k where {year} between {lo} and {hi}").format(
-                t=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                s=schema, t=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
                 exprs=sql.SQL(", ").join(exprs), n=sql.Literal(factor - 1), year=sql.Identifier("year"),
                 lo=sql.Literal(base[0]), hi=sql.Literal(base[1])))
     total = 0
-    for (table,) in conn.execute("select table_name from information_schema.tables where table_schema = 'marts'"
-                                 ).fetchall():
-        conn.execute(sql.SQL("analyze marts.{}").format(sql.Identifier(table)))
-        total += conn.execute(sql.SQL("select count(*) from marts.{}").format(sql.Identifier(table))).fetchone()[0]
+    for (table,) in conn.execute("select table_name from information_schema.tables where table_schema = %s",
+                                 (BUILD,)).fetchall():
+        conn.execute(sql.SQL("analyze {}.{}").format(schema, sql.Identifier(table)))
+        total += conn.execute(sql.SQL("select count(*) from {}.{}").format(schema, sql.Identifier(table))).fetchone()[0]
     return total

@@ -10,6 +10,8 @@ Schema `quality` (owned by this package, created idempotently on first use per p
   removed by the next run after a day.
 - `quality.registry_*` and `quality.registry_versions`: the registry snapshots the suites' registry
   fragments read (expectations.fragments.ensure_registry), one per version of the seeds.
+- `quality.marts_audits (build_id, gx_run_id, success, audited_at)`: the marts gate's verdict on
+  each build of `marts_build` (core.marts); publish.marts publishes a build only with a passed one.
 - `quality.raw_gate_validated (submission_id, gate_run_id, validated_at)`: the raw gate's
   watermark: the accepted submissions whose rows a *passed* raw gate has validated. Accepted rows
   never change, so the next gate validates only accepted submissions not in it. A failed gate
@@ -37,6 +39,15 @@ create table if not exists quality.audit_batches (
     opened_at     timestamptz not null default now(),
     primary key (batch_id, submission_id)
 );
+-- the marts gate's verdict on each build of marts_build (core.marts): publish.marts switches a build in only
+-- with a passed audit of it
+create table if not exists quality.marts_audits (
+    build_id    text not null,
+    gx_run_id   text not null,
+    success     boolean not null,
+    audited_at  timestamptz not null default clock_timestamp(),
+    primary key (build_id, gx_run_id)
+);
 create table if not exists quality.raw_gate_validated (
     submission_id bigint primary key,
     gate_run_id   text not null,
@@ -60,7 +71,8 @@ def ensure(conn) -> None:
     with conn.transaction():
         exists = conn.execute("select to_regclass('quality.raw_gate_validated') is not null "
                               "and to_regclass('quality.audit_current_key') is not null "
-                              "and to_regclass('quality.registry_versions') is not null").fetchone()[0]
+                              "and to_regclass('quality.registry_versions') is not null "
+                              "and to_regclass('quality.marts_audits') is not null").fetchone()[0]
         if not exists:
             from expectations.fragments import REGISTRY_DDL
 
@@ -119,6 +131,13 @@ def close_batch(conn, batch_id: int) -> None:
             column = "batch_id" if table == "audit_batches" else "audit_batch_id"
             conn.execute(sql.SQL("delete from quality.{} where {} = %s").format(
                 sql.Identifier(table), sql.Identifier(column)), (int(batch_id),))
+
+
+def record_marts_audit(conn, build_id: str, run_id: str, success: bool) -> None:
+    """The marts gate's verdict on one build (quality.marts_audits; a re-run adds a row)."""
+    conn.execute("insert into quality.marts_audits (build_id, gx_run_id, success) values (%s, %s, %s) "
+                 "on conflict (build_id, gx_run_id) do update set success = excluded.success, "
+                 "audited_at = excluded.audited_at", (build_id, run_id, success))
 
 
 def unvalidated_accepted(conn) -> list[int]:

@@ -3,6 +3,7 @@
     python -m publish run [--url URL] [--json] [--partition-rows N] [--by-province]
     python -m publish bulletin [2016Q3] [--url URL] [--no-pdf]
     python -m publish diff [OLD [NEW]] [--url URL] [--json]   # what changed between two versions
+    python -m publish marts [--json]   # switch the audited build of the marts in for BI tools (publish/marts.py)
 """
 
 from __future__ import annotations
@@ -66,6 +67,24 @@ def cmd_diff(args) -> int:
     return 0
 
 
+def cmd_marts(args) -> int:
+    from publish.marts import MartsNotAudited, publish_marts
+
+    try:
+        result = publish_marts()
+    except MartsNotAudited as e:
+        print(e, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    elif result["switched"]:
+        print(f"marts: build {result['build_id']} published (audit {result['gx_run_id']}; was "
+              f"{result['previous_build_id']}) in {result['seconds']} s, {result['wal_bytes']} bytes of WAL")
+    else:
+        print(f"marts: {result['reason']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m publish")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by-province", action="store_true", help="partition by province (first two digits of "
                    "county_code) too (default: PUBLISH_PARTITION_BY_PROVINCE)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("marts", help="switch the audited build of the marts (marts_build) in as marts, "
+                       "where BI tools read")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_marts)
     p = sub.add_parser("bulletin", help="render the quarterly bulletin (HTML, and PDF where Chromium is installed)")
     p.add_argument("period", nargs="?", help="e.g. 2016Q3; default: the newest quarter whose deadline has passed")
     p.add_argument("--url", help="publication target (default: PUBLISH_URL)")

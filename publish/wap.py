@@ -1,6 +1,7 @@
 """Write, audit, publish: a new publication version appears whole or not at all.
 
-1. write: every dataset is streamed from `marts` (publish.stream: chunks through a
+1. write: every dataset is streamed from `marts`, the audited build BI tools read too
+   (publish.marts; not switched meanwhile) (publish.stream: chunks through a
    server-side cursor; a large dataset partitioned by year and province in CSV and
    Parquet, JSON and the workbook only up to their limits) into a staging folder,
    moved (or uploaded) to `v/<version>/` under `PUBLISH_URL` (any fsspec URL) once
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.marts import PUBLISHED
+from core.marts import stamp as marts_stamp
 from publish.datasets import DATASETS, Dataset
 from publish.stream import Limits, partition_counts, write_files
 
@@ -118,8 +121,19 @@ def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: 
     """Write, audit and publish a new version if the content changed. `audits` are extra checks
     `audit(version_url, manifest, conn)` run before LATEST moves (e.g. the GX publication audit);
     any exception they raise stops the publication. `limits`: partitioning and form limits
-    (default: publish.stream.Limits.from_env())."""
-    limits = limits or Limits.from_env()
+    (default: publish.stream.Limits.from_env()). The manifest names the build of the marts and its
+    audit (publish.marts; or the ids given); the marts are not switched while the version is made."""
+    from publish.marts import reading_published
+
+    with reading_published(conn):
+        built = marts_stamp(conn, PUBLISHED)
+        return _publish(url, conn, dbt_invocation_id=dbt_invocation_id or built.get("build_id"),
+                        gx_run_id=gx_run_id or built.get("gx_run_id"), now=now, keep=keep, audits=audits,
+                        limits=limits or Limits.from_env())
+
+
+def _publish(url: str, conn, *, dbt_invocation_id: str | None, gx_run_id: str | None, now: datetime | None,
+             keep: int | None, audits, limits: Limits) -> PublishResult:
     datasets = _existing_datasets(conn)
     missing = [d.name for d in DATASETS if d not in datasets]
     fs, root = _fs(url)
@@ -263,26 +277,7 @@ def publish_to_target(url: str | None = None) -> dict:
     with connect() as conn:
         from expectations.publication import publication_gate
 
-        result = publish(url, conn, dbt_invocation_id=_last_dbt_invocation(), gx_run_id=_last_gx_run(),
-                         keep=config.publish_keep_versions(), audits=[publication_gate])
+        result = publish(url, conn, keep=config.publish_keep_versions(), audits=[publication_gate])
     return {"version": result.version, "created": result.created, "url": url,
             "files": len(result.files), "rows": sum(f["rows"] for f in result.files),
             "missing_datasets": result.missing_datasets}
-
-
-def _last_dbt_invocation() -> str | None:
-    from core.dbt import target_dir
-
-    path = target_dir() / "run_results.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text()).get("metadata", {}).get("invocation_id")
-
-
-def _last_gx_run() -> str | None:
-    from expectations.gate import report_path
-
-    path = report_path("warehouse")
-    if not path.exists():
-        return None
-    return json.loads(path.read_text()).get("run_id")

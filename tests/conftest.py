@@ -55,6 +55,23 @@ def warehouse(runtime_dirs, request) -> str:
         os.environ["WAREHOUSE_URL"] = previous
 
 
+@pytest.fixture(scope="session")
+def publish_built_marts():
+    """What warehouse_build does after `dbt build`: the marts gate on marts_build, then the audited build
+    switched into marts (publish/marts.py), where BI tools and the publication read. A function of the
+    warehouse URL (default: WAREHOUSE_URL); returns the switch's result."""
+    def publish(url: str | None = None) -> dict:
+        from expectations.gate import run_gate
+        from publish.marts import publish_marts
+
+        run_gate("warehouse", url)
+        result = publish_marts(url)
+        assert result["switched"], result
+        return result
+
+    return publish
+
+
 @pytest.fixture
 def conn(warehouse):
     from core.warehouse import connect

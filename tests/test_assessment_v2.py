@@ -322,7 +322,7 @@ def test_formula_like_text_is_unescaped(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def version_folder(warehouse, sample_dir, expected, tmp_path_factory):
+def version_folder(warehouse, sample_dir, expected, tmp_path_factory, publish_built_marts):
     """The sample submitted, `dbt build`, a publication made as `python -m publish run` does."""
     from core import config
     from core.dbt import run_dbt
@@ -334,6 +334,7 @@ def version_folder(warehouse, sample_dir, expected, tmp_path_factory):
         assert submit(sample_dir / e["file"], write_feedback=False).status == e["expected_status"], e["file"]
     result = run_dbt(["build"])
     assert result.success, result.failures[:10]
+    publish_built_marts()
     previous = os.environ.get("PUBLISH_URL")
     os.environ["PUBLISH_URL"] = (tmp_path_factory.mktemp("assessment_v2") / "published").as_uri()
     try:

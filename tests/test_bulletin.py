@@ -83,7 +83,7 @@ def fmt(v) -> str:
 # ============================================================================= the real warehouse (the sample)
 
 @pytest.fixture(scope="module")
-def bulletin(warehouse, sample_dir, expected):
+def bulletin(warehouse, sample_dir, expected, publish_built_marts):
     from core.dbt import run_dbt_or_raise
     from ingest.landing import submit
     from publish.bulletin import render_bulletin_for
@@ -91,6 +91,7 @@ def bulletin(warehouse, sample_dir, expected):
     for e in expected:
         submit(sample_dir / e["file"])
     run_dbt_or_raise(["build"])
+    publish_built_marts()
     result = render_bulletin_for("2016Q4")
     return Path(config.publish_url().removeprefix("file://")) / "bulletin", result
 

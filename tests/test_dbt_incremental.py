@@ -49,7 +49,7 @@ def _tables(conn) -> list[str]:
     """Every table the build makes in marts and intermediate (schema-qualified, quoted)."""
     rows = conn.execute(
         "select format('%I.%I', table_schema, table_name) from information_schema.tables "
-        "where table_schema in ('marts', 'intermediate') and table_type = 'BASE TABLE' order by 1").fetchall()
+        "where table_schema in ('marts_build', 'intermediate') and table_type = 'BASE TABLE' order by 1").fetchall()
     return [r[0] for r in rows]
 
 
@@ -97,7 +97,7 @@ def steps(warehouse, sample_dir, expected, tmp_path_factory):
             if e not in first:
                 assert submit(sample_dir / e["file"], write_feedback=False).status == e["expected_status"], e["file"]
         _build(["build"])
-        out["step1_rebuilt"] = _rebuilt(conn, "marts__town_quarter_indicators")
+        out["step1_rebuilt"] = _rebuilt(conn, "marts_build__town_quarter_indicators")
         out["step1_sizes"] = _compare_with_full_refresh(conn)
 
         # 2. a corrected resend of 330402 2016Q2 with one town value changed
@@ -119,10 +119,10 @@ def steps(warehouse, sample_dir, expected, tmp_path_factory):
         _build(["build"])
         out["step2_rebuilt"] = {t: _rebuilt(conn, f"{s}__{t}") for s, t in (
             ("intermediate", "int_report_values_current"), ("intermediate", "int_report_values_yoy"),
-            ("intermediate", "int_report_values_quarterly"), ("marts", "fct_report_values_as_reported"),
-            ("marts", "town_quarter_indicators"))}
+            ("intermediate", "int_report_values_quarterly"), ("marts_build", "fct_report_values_as_reported"),
+            ("marts_build", "town_quarter_indicators"))}
         out["step2_value"] = conn.execute(
-            "select t.value_ytd, t.source_file_sha256 from marts.town_quarter_indicators t "
+            "select t.value_ytd, t.source_file_sha256 from marts_build.town_quarter_indicators t "
             "join raw.report_values v on v.source_file_sha256 = t.source_file_sha256 "
             "and v.source_cell = t.source_cell and v.source_sheet = t.source_sheet "
             "where v.submission_id = %s and v.source_sheet = %s and v.source_cell = %s",
@@ -133,7 +133,7 @@ def steps(warehouse, sample_dir, expected, tmp_path_factory):
         with conn.transaction():
             forget_submission(conn, result.submission_id)
         _build(["build"])
-        out["step3_rebuilt"] = _rebuilt(conn, "marts__town_quarter_indicators")
+        out["step3_rebuilt"] = _rebuilt(conn, "marts_build__town_quarter_indicators")
         out["step3_current"] = conn.execute(
             "select distinct submission_id from intermediate.int_report_values_current "
             "where county_code = '330402' and year = 2016 and quarter = 2").fetchall()
@@ -142,7 +142,7 @@ def steps(warehouse, sample_dir, expected, tmp_path_factory):
 
 
 def test_new_quarters_build_incrementally_like_a_full_refresh(steps):
-    assert steps["step1_sizes"]["marts.town_quarter_indicators"] > 1000
+    assert steps["step1_sizes"]["marts_build.town_quarter_indicators"] > 1000
     quarters = {(y, q) for _, y, q in steps["step1_rebuilt"]}
     assert quarters >= {(2016, 3), (2016, 4)}, quarters
     assert (2015, 1) not in quarters  # nothing of 2015 changed

@@ -43,7 +43,7 @@ def _rows(conn, sql, *params):
 
 def _facts(conn) -> dict[tuple, dict]:
     """town_quarter_indicators by key, with the row version (xmin) of each row."""
-    rows = _rows(conn, "select xmin::text as row_version, * from marts.town_quarter_indicators")
+    rows = _rows(conn, "select xmin::text as row_version, * from marts_build.town_quarter_indicators")
     return {tuple(r[k] for k in KEY): r for r in rows}
 
 
@@ -143,21 +143,21 @@ def _read_seed(name: str) -> list[dict[str, str]]:
 
 def _datasets(conn) -> dict[str, list[dict]]:
     """The five marts the recomputation reads (what the publication exports of them)."""
-    return {name: _rows(conn, f"select * from marts.{name}") for name in DATASETS}  # names are constants
+    return {name: _rows(conn, f"select * from marts_build.{name}") for name in DATASETS}  # names are constants
 
 
 def _published(conn) -> dict[tuple, dict]:
-    rows = _rows(conn, "select * from marts.town_annual_assessment")
+    rows = _rows(conn, "select * from marts_build.town_annual_assessment")
     return {(r["year"], r["town_code"]): r for r in rows}
 
 
 def _assert_assessment_matches(conn, policy: Policy = DEFAULT_POLICY) -> dict[tuple, Expected]:
-    """marts.town_annual_assessment and marts.assessment_components against tests/recompute_v2.py."""
+    """marts_build.town_annual_assessment and marts_build.assessment_components against tests/recompute_v2.py."""
     expected = recompute(_datasets(conn), policy)
     problems = discrepancies(expected, list(_published(conn).values()))
     assert problems == [], "\n".join(problems)
     components = {(c["year"], c["town_code"], c["indicator"]): c for c in _rows(
-        conn, "select year, town_code, indicator, weight, points, scored, status from marts.assessment_components")}
+        conn, "select year, town_code, indicator, weight, points, scored, status from marts_build.assessment_components")}
     mine = {(y, t, i): (e, c) for (y, t), e in expected.items() for i, c in e.components.items()}
     assert set(components) == set(mine), (sorted(set(components) - set(mine))[:10], sorted(set(mine) - set(components))[:10])
     for key, (e, c) in mine.items():
@@ -184,10 +184,10 @@ def test_assessment_follows_programme_rules_v2_town_by_town(loaded, conn):
     assert not any(r["pending"] for r in published.values())  # every county's 2016Q4 report is in the sample
     # proposals are proposals: no membership ended by a computation
     proposed = {t for (y, t), e in expected.items() if {"eliminate", "remove"} & set(e.proposals)}
-    decided = {r["town_code"] for r in _rows(conn, "select town_code from marts.decisions "
+    decided = {r["town_code"] for r in _rows(conn, "select town_code from marts_build.decisions "
                                                    "where action in ('eliminate', 'remove')")}
     for town in proposed - decided:
-        rows = _rows(conn, "select valid_to, registry_valid_to, status from marts.towns where town_code = %s", town)
+        rows = _rows(conn, "select valid_to, registry_valid_to, status from marts_build.towns where town_code = %s", town)
         assert all(r["valid_to"] == r["registry_valid_to"] and r["status"] not in ("eliminated", "removed")
                    for r in rows), (town, rows)
 
@@ -196,8 +196,8 @@ ENDS = {"eliminate": "eliminated", "remove": "removed", "downgrade": "downgraded
 
 
 def test_only_decisions_end_memberships_in_towns(loaded, conn):
-    towns = _rows(conn, "select * from marts.towns")
-    decisions = _rows(conn, "select * from marts.decisions where action = any(%s)", sorted(ENDS))
+    towns = _rows(conn, "select * from marts_build.towns")
+    decisions = _rows(conn, "select * from marts_build.decisions where action = any(%s)", sorted(ENDS))
     assert any(d["decision_id"] == "P-2016-01" for d in decisions)  # the province's downgrade of 平湖九龙山
     for d in decisions:
         last_day = d["effective_from"] - timedelta(days=1)
@@ -216,17 +216,17 @@ def test_only_decisions_end_memberships_in_towns(loaded, conn):
 
 
 def test_programme_kpis_and_pilot_targets(loaded, conn):
-    kpis = {(r["year"], r["kpi"]): r for r in _rows(conn, "select * from marts.programme_kpis")}
+    kpis = {(r["year"], r["kpi"]): r for r in _rows(conn, "select * from marts_build.programme_kpis")}
     fai = kpis[(2016, "provincial_creation_fai_total")]
     total = conn.execute(
-        "select sum(value_ytd) from marts.town_quarter_indicators where year = 2016 and quarter = 4 "
+        "select sum(value_ytd) from marts_build.town_quarter_indicators where year = 2016 and quarter = 4 "
         "and indicator = 'fai' and tier = 'provincial_creation'").fetchone()[0]
     about = Decimal("0.90")  # programme-rules §2: a 左右 (about) target is met at 90% of the number
     assert fai["value"] == total and fai["met"] == (total >= about * fai["target"])
     assert all(r["status"] in ("met", "on_track", "behind", "not_met", "not_yet_decided", "incomplete")
                for r in kpis.values())
     assert all(r["met"] is None for r in kpis.values() if r["year"] < r["target_year"])  # never not met early
-    targets = {(r["year"], r["town_code"]): r for r in _rows(conn, "select * from marts.pilot_targets")}
+    targets = {(r["year"], r["town_code"]): r for r in _rows(conn, "select * from marts_build.pilot_targets")}
     municipal = targets[(2016, "PT-330402101")]
     assert municipal["target_gdp_growth_pct"] == municipal["county_gdp_growth_pct"] + 2
     assert municipal["met_gdp_growth"] == (municipal["gdp_growth_pct"] >= municipal["target_gdp_growth_pct"])
@@ -241,12 +241,12 @@ def test_programme_kpis_and_pilot_targets(loaded, conn):
 def test_as_reported_history_and_as_of_rebuild(loaded, conn):
     between = loaded.resent_original_at + timedelta(days=1)
     versions = conn.execute(
-        "select distinct version from marts.fct_report_values_as_reported where county_code = '330402' "
+        "select distinct version from marts_build.fct_report_values_as_reported where county_code = '330402' "
         "and year = 2016 and quarter = 2 and known_from <= %s and (known_to is null or known_to > %s)",
         (between, between)).fetchall()
     assert versions == [(1,)]
     current = conn.execute(
-        "select distinct version from marts.fct_report_values_as_reported where county_code = '330402' "
+        "select distinct version from marts_build.fct_report_values_as_reported where county_code = '330402' "
         "and year = 2016 and quarter = 2 and is_current").fetchall()
     assert current == [(2,)]
     day = between.date().isoformat()

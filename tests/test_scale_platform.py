@@ -42,8 +42,8 @@ def test_the_warehouse_builds_on_a_scaled_registry_and_leaves_its_seed_folder_un
         assert _digest(small / "seeds") == before  # dbt wrote nothing into the seed folder
         with connect(url) as conn:
             counties = conn.execute("select count(*) from seeds.counties").fetchone()[0]
-            facts = conn.execute("select count(*), max(year) from marts.town_quarter_indicators").fetchone()
-            assessed = conn.execute("select count(distinct year) from marts.town_annual_assessment "
+            facts = conn.execute("select count(*), max(year) from marts_build.town_quarter_indicators").fetchone()
+            assessed = conn.execute("select count(distinct year) from marts_build.town_annual_assessment "
                                     "where score is not null").fetchone()[0]
         assert counties == 18 and counts.values > 0
         assert facts[0] > 0 and facts[1] == 2024  # the history to 2024Q3

@@ -5,11 +5,19 @@
                             (role names are cluster-wide, databases share a server)
     ensure_bi_reader_role() on-run-start: create it (NOLOGIN) if missing — a role that may
                             not create roles leaves that to the DBA, with a warning; create
-                            the marts schema so that default privileges can be set on it
+                            the marts schema, which the role reads (empty until the first
+                            audited build is switched in)
     grant_bi_reader()       on-run-end: usage on marts, select on all its tables and
-                            views, and select by default on tables the owner creates later
-                            (dbt recreates tables on every build); nothing else: every
-                            privilege on the other schemas is revoked.
+                            views; nothing else: every privilege on the other schemas,
+                            marts_build included, is revoked. dbt writes the marts into
+                            marts_build; publish.marts switches an audited build into
+                            marts and grants the role select on it in the same transaction
+                            (core/marts.py), so no default privileges are needed (and any
+                            left by an earlier version of this macro are revoked).
+    stamp_marts_build()     on-run-end: when this invocation wrote a mart, mark marts_build
+                            as holding the build of this invocation (its comment, JSON), so
+                            the marts gate and the switch know which build they audit and
+                            publish, and a build changed after its audit is not published.
     Users get access by membership: grant <role> to <login role>.
 -#}
 {% macro bi_reader_role() -%}
@@ -40,7 +48,8 @@
 
 {% macro grant_bi_reader() %}
     {%- set role = bi_reader_role() -%}
-    {%- set other_schemas = ['landing', 'raw', 'staging', 'intermediate', 'seeds', 'snapshots', 'incremental_state', target.schema] -%}
+    {%- set other_schemas = ['landing', 'raw', 'staging', 'intermediate', 'seeds', 'snapshots', 'incremental_state',
+                             'marts_build', 'quality', target.schema] -%}
     do $bi$
     begin
         if not exists (select from pg_roles where rolname = '{{ role }}') then
@@ -49,13 +58,44 @@
         end if;
         execute 'grant usage on schema marts to "{{ role }}"';
         execute 'grant select on all tables in schema marts to "{{ role }}"';
-        execute 'alter default privileges in schema marts grant select on tables to "{{ role }}"';
+        execute 'alter default privileges in schema marts revoke select on tables from "{{ role }}"';
         {%- for schema in other_schemas %}
         if exists (select from pg_namespace where nspname = '{{ schema }}') then
             execute 'revoke all on schema "{{ schema }}" from "{{ role }}"';
             execute 'revoke all on all tables in schema "{{ schema }}" from "{{ role }}"';
+            execute 'alter default privileges in schema "{{ schema }}" revoke all on tables from "{{ role }}"';
         end if;
         {%- endfor %}
     end
     $bi$;
+{% endmacro %}
+
+{% macro stamp_marts_build() %}
+    {%- set wrote = [] -%}
+    {%- set succeeded = [] -%}
+    {%- for result in results or [] -%}
+        {%- if result.node.resource_type in ('model', 'seed', 'snapshot') and result.node.schema == 'marts_build'
+              and result.status != 'skipped' -%}
+            {%- do wrote.append(result.node.unique_id) -%}
+            {%- if result.status == 'success' -%}
+                {%- do succeeded.append(result.node.unique_id) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if wrote -%}
+        {%- set marts = [] -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.schema == 'marts_build' and node.config.enabled -%}
+                {%- do marts.append(node.unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {#- complete: this invocation built every mart, without an error (a `--select` of some marts, or a
+            failed model, leaves marts_build holding tables of two builds: audited, never published) -#}
+        {%- set missing = marts | reject('in', succeeded) | list -%}
+        {%- set stamp = {'state': 'built', 'build_id': invocation_id, 'command': flags.WHICH,
+                         'built_at': run_started_at.isoformat(), 'marts': marts | length,
+                         'complete': missing | length == 0,
+                         'not_built': missing | map('replace', 'model.twotowns.', '') | list} -%}
+        comment on schema marts_build is '{{ tojson(stamp) | replace("'", "''") }}'
+    {%- endif -%}
 {% endmacro %}
