@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-distributed test-fast lint bench bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
+.PHONY: backup restore install demo test test-distributed test-fast lint bench bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
         samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
 
 install: $(STAMP) $(BENCHLIBS)/.installed
@@ -87,6 +87,12 @@ rebuild: install
 
 republish: install
 	$(PY) -m ops publish $(ARGS)
+
+backup: install  # the warehouse (pg_dump, custom format) and the archive: <var>/backups/<UTC time>/
+	$(PY) -m ops backup $(if $(TO),--to $(TO)) $(ARGS)
+
+restore: install  # make restore BACKUP=var/backups/<time>: the warehouse and the archive as backed up
+	$(PY) -m ops restore --from-backup $(BACKUP) $(ARGS)
 
 remind: install     # make remind [PERIOD=2016Q3]
 	$(PY) -m ops remind $(if $(PERIOD),--period $(PERIOD)) $(ARGS)

@@ -127,6 +127,23 @@ def _bin(name: str) -> Path:
     return _pgserver()._commands.POSTGRES_BIN_PATH / name
 
 
+def client_binary(name: str) -> str:
+    """A PostgreSQL client program (pg_dump, pg_restore): pgserver's, of the embedded server's version,
+    else the one on PATH."""
+    import shutil
+
+    try:
+        path = _bin(name)
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found (pgserver's binaries or PATH)")
+    return found
+
+
 class EmbeddedServerError(RuntimeError):
     pass
 

@@ -4,8 +4,10 @@ The inbox is listed oldest first; its files are grouped by the county their titl
 and whole counties are packed into batches (at most 1,024; `ingest.inbox.plan_batches`), one
 mapped task each, so different counties run in parallel on as many workers as there are. In a
 batch a county's files are decided in receipt order (a corrected report is versioned after the
-report it corrects; the cross-period checks see the previous quarter). A file that raised stays in
-the inbox and fails its batch's task after the others were decided. Emits `raw_county_reports`
+report it corrects; the cross-period checks see the previous quarter). A file that raised is held
+(an internal error: archived, quarantined, the county told, the team alerted as ingest.internal_error);
+one the infrastructure failed (database, disk) stays in the inbox and fails its batch's task after the
+others were decided. Emits `raw_county_reports`
 with the periods that changed in its extra; `warehouse_build` is scheduled on it.
 """
 
@@ -45,13 +47,19 @@ def county_reports():
 
     @task(map_index_template="{{ batch_label }}", execution_timeout=timedelta(minutes=60))
     def receive_batch(paths: list[str]) -> list[dict]:
-        """Idempotent: the same bytes again are a duplicate; a file already taken is `gone`."""
+        """Idempotent: the same bytes again are a duplicate; a file already taken is `gone`. A file held by an
+        internal error alerts the team (`ingest.internal_error`)."""
         from airflow.sdk import get_current_context
 
         from ingest.inbox import batch_label, check_batch, receive_batch
+        from ops.alerts import notify_internal_errors
 
-        get_current_context()["batch_label"] = batch_label(paths)  # names the mapped task in the UI
-        return check_batch(receive_batch(paths))
+        context = get_current_context()
+        context["batch_label"] = batch_label(paths)  # names the mapped task in the UI
+        results = receive_batch(paths)
+        ti = context["ti"]
+        notify_internal_errors(results, ti.dag_id, ti.run_id, ti.task_id)
+        return check_batch(results)
 
     @task(outlets=[RAW_REPORTS])
     def announce(results: list[list[dict]], *, outlet_events=None) -> dict:
@@ -65,6 +73,7 @@ def county_reports():
             "accepted": len(accepted),
             "refused": sum(r.get("status") == "refused" for r in results),
             "duplicate": sum(r.get("status") == "duplicate" for r in results),
+            "held": sum(r.get("status") == "held" for r in results),
             "periods": sorted({r["period"] for r in accepted if r.get("period")}),
             "counties": sorted({r["county_code"] for r in accepted if r.get("county_code")}),
         }

@@ -1,7 +1,7 @@
 """`python -m ingest`: check, submit and list county reports.
 
-    python -m ingest check FILE [--json] [--no-history]   exit 0 accepted, 1 refused, 2 usage
-    python -m ingest submit FILE [--json] [--received-at ISO]
+    python -m ingest check FILE [--json] [--no-history]   exit 0 accepted, 1 refused, 2 usage, 3 internal error
+    python -m ingest submit FILE [--json] [--received-at ISO]   the same; 3: an internal error, the file is held
     python -m ingest list [--county CODE] [--period 2016Q3] [--json]
 """
 
@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -55,7 +56,13 @@ def cmd_check(args) -> int:
     if not path.is_file():
         print(f"ingest check: no such file: {path}", file=sys.stderr)
         return 2
-    report = parse_report(path)
+    try:
+        report = parse_report(path)
+    except Exception as exc:  # a defect of the parser, not a problem of the file: never a refusal
+        traceback.print_exc()
+        print(f"ingest check: internal error reading {path.name} ({type(exc).__name__}); not a problem of the "
+              "file: the data team must fix the parser", file=sys.stderr)
+        return 3
     if report.county_code and report.period:
         conn = None if args.no_history else _history_connection()
         try:
@@ -95,6 +102,10 @@ def cmd_submit(args) -> int:
         _print_findings(result.findings)
         for p in result.feedback_paths:
             print(f"  feedback: {p}")
+    if result.status == "held":
+        print(f"ingest submit: internal error, the file is held ({result.error}); python -m ops reprocess --held "
+              "takes it again once fixed", file=sys.stderr)
+        return 3
     return 1 if result.status == "refused" else 0
 
 

@@ -15,15 +15,15 @@ from ingest.findings import ERROR, WARNING, count
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 STATUS_ZH = {"accepted": "已接收", "accepted_with_warnings": "已接收但有警告", "refused": "退回",
-             "duplicate": "重复报送（未产生新版本）"}
+             "duplicate": "重复报送（未产生新版本）", "held": "暂缓处理（系统内部错误，非报表问题）"}
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 
 
 def feedback_status(result) -> str:
     if result.status == "refused":
         return "refused"
-    if result.status == "duplicate":
-        return "duplicate"
+    if result.status in ("duplicate", "held"):
+        return result.status
     return "accepted_with_warnings" if count(result.findings, WARNING) else "accepted"
 
 

@@ -60,6 +60,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                               "Reported GDP growth {reported}% differs from the nominal growth {computed}% by more than 5 pp; please verify."),
     "submission.late": (WARNING, "报送时间 {received} 晚于截止日期 {deadline}，已接收并标记为迟报。",
                         "Received {received}, after the deadline {deadline}: accepted and marked late."),
+    "submission.held": (INFO, "本报表已收到并妥善保存，但系统处理时发生内部错误（{detail}），暂缓处理；这不是报表内容的问题，无需修改或重报。数据团队已收到通知，修复后将按原接收时间重新处理，并另发回执。",
+                        "The report was received and kept, but an internal error ({detail}) stopped its processing; this is not a problem with its content, so nothing needs fixing or resending. The data team has been alerted and will process it again with its original receipt time; you will get a new receipt."),
     "submission.duplicate": (INFO, "该文件与 {first_received} 已报送的文件完全相同，未产生新版本。",
                              "This file is byte-identical to one received {first_received}; no new version."),
     "check.history_skipped": (INFO, "未连接数据仓库，跨期检查（累计数下降、增速异常、上年同期核对）未执行。",

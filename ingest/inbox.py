@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class IntakeError(RuntimeError):
-    """Some files of a batch could not be handled (internal errors); they stay in the inbox."""
+    """Some files of a batch could not be handled (the database or the disk failed); they stay in the inbox."""
 
 
 def pending_files(inbox: Path | None = None) -> list[str]:
@@ -107,13 +107,15 @@ def receive(path: str) -> dict:
 def receive_batch(paths: list[str]) -> list[dict]:
     """Submit inbox files as one batch (`ingest.landing.submit_batch`, waves per county, the
     submission audit once per wave), then remove each decided file from the inbox. One summary per
-    path, in order: a file already gone (a retried task) is `gone`; a file whose handling raised is
-    `error` (with the message), stays in the inbox and is tried again on the next run. Never raises
-    for one file's error: see `check_batch`."""
-    from ingest.landing import submit_batch
+    path, in order: a file already gone (a retried task) is `gone`; a file held by an internal error is
+    `held` (taken out of the inbox: it is archived and quarantined, see ingest.landing); a file the
+    infrastructure failed is `error` (with the message), stays in the inbox and is tried again on the
+    next run. Never raises for one file's error: see `check_batch`."""
+    from ingest.landing import Incoming, submit_batch
 
     present = [Path(p) for p in paths if Path(p).exists()]
-    results = iter(submit_batch(present, audit=submission_audit()) if present else [])
+    incoming = [Incoming(p, channel="inbox") for p in present]
+    results = iter(submit_batch(incoming, audit=submission_audit()) if present else [])
     out = []
     for p in map(Path, paths):
         if p not in present:

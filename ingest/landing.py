@@ -20,21 +20,22 @@ one after the other in receipt order while different counties go side by side. P
 and duplicate check per file; parse, file-level and history checks per file; load each file
 without errors as a pending submission; ONE audit call over all the wave's pending submissions;
 then each submission decided in its own transaction; quarantine and feedback per file. A file whose
-handling raises is an "error" result (it stays pending if it was loaded, never current); the
-others go on. `submit(path)` is the batch of one and raises such an error, as it always did.
+handling raises is an internal error, never a verdict on the report, and the others go on: it is
+*held* (`_hold`: landing.held_files, kept in quarantine, the county told its report is held, not
+refused; the team alerted by the caller; `ops reprocess --held` takes it again), or, when the
+infrastructure failed (the database connection, the disk), an "error" result that stays in the inbox
+to be tried again (a pending submission is never current). `submit(path)` is the batch of one and
+raises such an error, as it always did.
 
 No SQL is ever built from file contents: values travel as parameters or COPY data.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config
+from ingest.archive import atomic_copy, keep, record_receipt, suffix
 from ingest.current import required_forms
 from ingest.findings import ERROR, WARNING, Finding, count, finding
 from ingest.history import history_findings
@@ -49,8 +51,6 @@ from ingest.parse import Report, parse_report
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-SCHEMA_SQL = Path(__file__).parent / "sql" / "warehouse.sql"
-_ALLOWED_SUFFIXES = {".xlsx", ".xls", ".csv"}
 
 
 @dataclass
@@ -67,7 +67,7 @@ class SubmitResult:
     feedback_paths: list[Path] = field(default_factory=list)
     quarantine_path: Path | None = None
     missing_forms: list[str] = field(default_factory=list)  # the county's report is incomplete without these
-    error: str | None = None  # status "error": what went wrong (the file stays in the inbox)
+    error: str | None = None  # status "error" (the file stays in the inbox) or "held": what went wrong
     exception: Exception | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
@@ -80,7 +80,7 @@ class SubmitResult:
             "feedback": [str(p) for p in self.feedback_paths],
             "quarantine": str(self.quarantine_path) if self.quarantine_path else None,
             "missing_forms": self.missing_forms,
-        } | ({"error": self.error} if self.status == "error" else {})
+        } | ({"error": self.error} if self.status in ("error", "held") else {})
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ class Incoming:
     path: Path
     file_name: str | None = None
     received_at: datetime | None = None
+    replaces: int | None = None  # `ops reprocess`: the submission of these bytes its decision replaces
+    channel: str = "submit"  # how it came (ingest.archive.CHANNELS); "replay": a file of the archive again
 
 
 @dataclass
@@ -107,6 +109,8 @@ class Work:
     sid: int | None = None
     rows: int = 0
     result: SubmitResult | None = None
+    replaces: int | None = None
+    channel: str = "submit"
 
 
 def safe_display_name(name: str) -> str:
@@ -116,42 +120,9 @@ def safe_display_name(name: str) -> str:
     return base[:200]
 
 
-def _suffix(name: str) -> str:
-    suffix = Path(name).suffix.lower()
-    return suffix if suffix in _ALLOWED_SUFFIXES else ".bin"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    """Copy so that `dest` either does not exist or holds all the bytes."""
-    if dest.exists():
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def archive(path: Path, file_name: str) -> tuple[str, Path]:
-    """Keep the file's bytes under their content hash; return (sha256, archive path)."""
-    sha = sha256_file(path)
-    dest = config.archive_dir() / sha[:2] / f"{sha}{_suffix(file_name)}"
-    _atomic_copy(path, dest)
-    return sha, dest
+    """Keep the file's bytes in the archive (ingest.archive); return (sha256, archive path)."""
+    return keep(path, file_name)
 
 
 def receipt_time(path: Path) -> datetime:
@@ -161,17 +132,25 @@ def receipt_time(path: Path) -> datetime:
 
 
 def ensure_schema(conn) -> None:
-    conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+    """The landing and raw schemas at the newest revision (ingest/schema.py: a version read, or the
+    migrations once)."""
+    from ingest.schema import ensure
+
+    ensure(conn)
 
 
 def submit(path: Path, *, file_name: str | None = None, received_at: datetime | None = None,
-           conn=None, write_feedback: bool = True, audit=None) -> SubmitResult:
+           conn=None, write_feedback: bool = True, audit=None, replaces: int | None = None,
+           channel: str = "submit") -> SubmitResult:
     """Receive one file: archive it, validate it, and land/load it (the batch of one).
 
     `audit(conn, submission_id) -> list[Finding]` audits one pending submission (e.g.
-    expectations.submission.audit_submission). An internal error is raised, as it always was."""
+    expectations.submission.audit_submission). `replaces` (`ops reprocess`): the decided submission of
+    the same bytes that the new decision replaces; `channel` "replay" for a file of the archive processed
+    again (no new receipt). An infrastructure error is raised, as it always was; an internal error holds
+    the file (status "held")."""
     per_batch = None if audit is None else (lambda c, sids: {sid: audit(c, sid) for sid in sids})
-    [result] = submit_batch([Incoming(Path(path), file_name, received_at)], conn=conn,
+    [result] = submit_batch([Incoming(Path(path), file_name, received_at, replaces, channel)], conn=conn,
                             write_feedback=write_feedback, audit=per_batch)
     if result.status == "error":
         raise result.exception
@@ -184,13 +163,14 @@ def submit_batch(files: Sequence[Incoming | Path | str], *, conn=None, write_fee
     result per file, in the order given (which should be receipt order).
 
     `audit(conn, submission_ids) -> {submission_id: [Finding]}` audits all pending submissions of a
-    wave at once. A file whose handling raised an Exception gets status "error" (message in
-    `error`, the exception in `exception`); the others go on. BaseException (a kill) propagates."""
+    wave at once. A file whose handling raised an Exception is "held", or "error" when the infrastructure
+    failed (see module doc; message in `error`, the exception in `exception`); the others go on.
+    BaseException (a kill) propagates."""
     from core.warehouse import connect
 
     items = [f if isinstance(f, Incoming) else Incoming(Path(f)) for f in files]
-    works = [Work(Path(it.path), safe_display_name(it.file_name or Path(it.path).name), it.received_at)
-             for it in items]
+    works = [Work(Path(it.path), safe_display_name(it.file_name or Path(it.path).name), it.received_at,
+                  replaces=it.replaces, channel=it.channel) for it in items]
     own = conn is None
     conn = conn or connect(autocommit=True)
     try:
@@ -232,6 +212,12 @@ def _run_wave(conn, wave: list[Work], audit, write_feedback: bool) -> None:
         live = _audit_wave(conn, live, audit)
     decide_wave(conn, live)
     for w in wave:
+        if w.result is not None and w.result.status == "error" and _holdable(w):
+            _each([w], lambda w: _hold(conn, w), keep_result=True)
+    decided = [w.sha for w in wave if w.result is not None and w.result.status not in ("error", "held")]
+    if decided:  # a held file processed again (ops reprocess --held) is no longer held
+        conn.execute("delete from landing.held_files where file_sha256 = any(%s)", (decided,))
+    for w in wave:
         if w.result is not None and w.result.status != "error":
             _each([w], lambda w: _answer(w, write_feedback), keep_result=True)
 
@@ -250,6 +236,36 @@ def _each(works: list[Work], step, *, keep_result: bool = False) -> list[Work]:
     return [w for w in works if w.result is None]
 
 
+def _holdable(w: Work) -> bool:
+    """An error is held (an incident) unless it is the infrastructure's (the database connection, the
+    disk): those leave the file in the inbox to be tried again as it is. Held needs the archived bytes."""
+    import psycopg
+
+    exc = w.result.exception
+    return w.archived is not None and not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OSError)
+
+
+def _hold(conn, w: Work) -> None:
+    """An internal error is an incident, not a verdict on the report: the file is held (landing.held_files;
+    a pending submission of it removed, a version it replaces left current), kept in quarantine, and the
+    county told that its report is held. `python -m ops reprocess --held` takes it again."""
+    error = w.result.error
+    with conn.transaction():
+        if w.sid is not None:
+            forget_submission(conn, w.sid)
+        conn.execute(
+            "insert into landing.held_files (file_sha256, file_name, received_at, error) values (%s, %s, %s, %s) "
+            "on conflict (file_sha256) do update set file_name = excluded.file_name, "
+            "received_at = excluded.received_at, error = excluded.error, held_at = now()",
+            (w.sha, w.name, w.received_at, error))
+    report = w.report
+    # the county the receipt goes to: the parsed title block, else what the sniffer reads of it
+    county = report.county_code if report and report.county_code else _county_of(w)
+    held = finding("submission.held", detail=type(w.result.exception).__name__)
+    w.result = SubmitResult(None, "held", w.sha, w.name, county, _period(report) if report else None, None, 0,
+                            [held], error=error, exception=w.result.exception)
+
+
 def _error_result(w: Work, exc: Exception) -> SubmitResult:
     report = w.report
     return SubmitResult(w.sid, "error", w.sha, w.name, report.county_code if report else None,
@@ -258,10 +274,13 @@ def _error_result(w: Work, exc: Exception) -> SubmitResult:
 
 
 def _receive(conn, w: Work) -> None:
-    """Archive the bytes; a byte-identical file received before is decided here (duplicate)."""
+    """Archive the bytes and the receipt; a byte-identical file received before is decided here (duplicate).
+    A replay of the archive (reprocess, restore) adds no receipt: it is not an arrival."""
     w.received_at = w.received_at or receipt_time(w.path)
     w.sha, w.archived = archive(w.path, w.name)
-    w.result = _duplicate_of(conn, w.archived, w.sha, w.name, w.received_at)
+    if w.channel != "replay":
+        record_receipt(w.archived, w.name, w.received_at, w.channel)
+    w.result = _duplicate_of(conn, w.archived, w.sha, w.name, w.received_at, replacing=w.replaces is not None)
 
 
 def _validate(conn, w: Work) -> None:
@@ -276,6 +295,7 @@ def _validate(conn, w: Work) -> None:
                                       deadline=report.period.deadline.isoformat()))
     if any(f.severity == ERROR for f in w.findings):
         with conn.transaction():
+            _forget_replaced(conn, [w])
             sid = _insert_submission(conn, *_fields(w), status="refused")
             _record_findings(conn, sid, w.findings)
         w.sid = sid
@@ -348,7 +368,16 @@ def decide_wave(conn, works: list[Work]) -> None:
     _each(works, lambda w: _decide_work(conn, w))
 
 
+def _forget_replaced(conn, works: list[Work]) -> None:
+    """The submissions the works' decisions replace (`ops reprocess`), removed in the deciding transaction:
+    the old version is current until the new decision commits."""
+    for w in works:
+        if w.replaces is not None:
+            forget_submission(conn, w.replaces)
+
+
 def _decide_set(conn, works: list[Work]) -> list[SubmitResult]:
+    _forget_replaced(conn, works)
     refused = [w for w in works if any(f.severity == ERROR for f in w.findings)]
     accepted = [w for w in works if not any(f.severity == ERROR for f in w.findings)]
     accepted_ids = {w.sid for w in accepted}
@@ -445,7 +474,7 @@ def _decide_work(conn, w: Work) -> None:
 def _answer(w: Work, write_feedback: bool) -> None:
     """Quarantine a refused file; every decided file gets its feedback in the county's outbox."""
     result = w.result
-    if result.status == "refused":
+    if result.status in ("refused", "held"):
         result.quarantine_path = _quarantine(w.archived, w.sha, w.name, result)
     if write_feedback:
         from ingest.feedback import write_feedback as _write
@@ -453,21 +482,25 @@ def _answer(w: Work, write_feedback: bool) -> None:
         result.feedback_paths = _write(result, w.received_at)
 
 
-def _duplicate_of(conn, archived: Path, sha: str, name: str, received_at: datetime) -> SubmitResult | None:
-    """Record the file; if these bytes were received before, the no-op answer (else None)."""
+def _duplicate_of(conn, archived: Path, sha: str, name: str, received_at: datetime, *,
+                  replacing: bool = False) -> SubmitResult | None:
+    """Record the file; if these bytes were received and decided before, the no-op answer (else None).
+    `replacing` (`ops reprocess`): the file is processed again whatever it was decided before."""
     with conn.transaction():
         conn.execute(
             "insert into landing.files (file_sha256, size_bytes, archive_path, first_received_at) "
             "values (%s, %s, %s, %s) on conflict (file_sha256) do nothing",
             (sha, archived.stat().st_size, str(archived), received_at))
-        first = conn.execute(
-            "select submission_id, received_at, county_code, year, quarter, version, status "
-            "from landing.submissions where file_sha256 = %s", (sha,)).fetchone()
-        if first is not None and first[6] == "pending":
-            # an earlier attempt died between loading and deciding: it was never current; start over
-            forget_submission(conn, first[0])
-            first = None
-    if first is None:
+        first = None
+        for row in conn.execute(
+                "select submission_id, received_at, county_code, year, quarter, version, status "
+                "from landing.submissions where file_sha256 = %s order by submission_id", (sha,)).fetchall():
+            if row[6] == "pending":
+                # an earlier attempt died between loading and deciding: it was never current; start over
+                forget_submission(conn, row[0])
+            else:
+                first = row
+    if first is None or replacing:
         return None
     # Byte-identical to a file already received: a no-op. The county still gets an answer.
     dup = finding("submission.duplicate", first_received=first[1].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
@@ -540,8 +573,8 @@ def _copy_rows(conn, loads: list[tuple[int, str, Report]]) -> None:
 
 def _quarantine(archived: Path, sha: str, name: str, result: SubmitResult) -> Path:
     """Refused files are kept in quarantine with their findings (never deleted)."""
-    dest = config.quarantine_dir() / f"{sha}{_suffix(name)}"
-    _atomic_copy(archived, dest)
+    dest = config.quarantine_dir() / f"{sha}{suffix(name)}"
+    atomic_copy(archived, dest)
     findings_path = dest.with_suffix(dest.suffix + ".findings.json")
     tmp = findings_path.with_name("." + findings_path.name + ".tmp")
     tmp.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")

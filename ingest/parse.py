@@ -702,16 +702,12 @@ def sniff_county(path: Path, file_name: str | None = None) -> str | None:
 
 def parse_report(path: Path, file_name: str | None = None, today: date | None = None, *,
                  seeds_dir: Path | None = None) -> Report:
-    """Parse and validate one file. Never raises on bad content.
+    """Parse and validate one file. Never raises on bad content: every problem of the file is a finding.
+    An exception is a defect of the parser, not of the file, and propagates: the ingest holds the file as
+    an incident (ingest.landing) instead of refusing the county's report for it.
 
     `seeds_dir` holds the registry seeds (counties, towns, indicators and the membership seeds
     memberships, decisions, decision_actions that decide which towns must and may report);
     default: `core.config.seeds_dir()` (TWOTOWNS_SEEDS_DIR, else the project's dbt seeds)."""
     today = today or datetime.now().date()
-    try:
-        return _Parser(Path(path), file_name or Path(path).name, today, registry.folder(seeds_dir)).run()
-    except Exception as exc:  # a parser bug must still give the county an answer, not a crash
-        report = Report(file_name=file_name or Path(path).name)
-        report.findings.append(finding("file.unreadable", detail=f"内部解析错误（{type(exc).__name__}），已通知数据团队"))
-        report.metadata["internal_error"] = repr(exc)
-        return report
+    return _Parser(Path(path), file_name or Path(path).name, today, registry.folder(seeds_dir)).run()

@@ -243,3 +243,36 @@ def notify_quality_warnings(summary: dict, dag_id: str | None = None, run_id: st
     except AlertDeliveryError as exc:
         log.error("quality warning alert not delivered (the gate passed, the build goes on): %s", exc)
         return None
+
+
+def internal_errors_alert(results: list[dict], dag_id: str | None = None, run_id: str | None = None,
+                          task_id: str | None = None) -> Alert | None:
+    """An `ingest.internal_error` alert for the files an intake held (status "held"), or None."""
+    held = [r for r in results if r.get("status") == "held"]
+    if not held:
+        return None
+    lines = [f"{r.get('file_name')} (sha256 {str(r.get('file_sha256'))[:12]}…, county {r.get('county_code') or '?'}, "
+             f"period {r.get('period') or '?'}): {r.get('error')}" for r in held]
+    return Alert(kind="ingest.internal_error", severity="error",
+                 title=f"intake: {len(held)} file(s) held by an internal error",
+                 text="Each file is archived, kept in quarantine and its county told that the report is held, not "
+                      "refused. The traceback is in the task log. Fix the defect, then: python -m ops reprocess "
+                      "--held\n\n" + "\n".join(lines[:50]),
+                 dag_id=dag_id, run_id=run_id, task_id=task_id,
+                 periods=sorted({r["period"] for r in held if r.get("period")}),
+                 details={"held": [{k: r.get(k) for k in ("file_name", "file_sha256", "county_code", "period",
+                                                          "error")} for r in held]})
+
+
+def notify_internal_errors(results: list[dict], dag_id: str | None = None, run_id: str | None = None,
+                           task_id: str | None = None) -> dict[str, str] | None:
+    """Send the `ingest.internal_error` alert of held files. A sink that is down does not fail the intake
+    (the other files were decided): the failed delivery is logged and kept in the alerts record."""
+    alert = internal_errors_alert(results, dag_id, run_id, task_id)
+    if alert is None:
+        return None
+    try:
+        return send(alert)
+    except AlertDeliveryError as exc:
+        log.error("internal error alert not delivered (the files are held): %s", exc)
+        return None

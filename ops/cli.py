@@ -3,6 +3,11 @@ does is recorded in Airflow like any scheduled run.
 
     python -m ops backfill --from 2015Q1 --to 2016Q4 [--rebuild]   # each quarter's bulletin (first rebuild, publish)
     python -m ops reprocess --county 330421 --period 2016Q3   # validate and load that report again, rebuild, publish
+    python -m ops reprocess --held                     # every file held by an internal error, again
+    python -m ops migrate                              # the landing and raw schemas to the newest revision
+    python -m ops restore --from-archive               # after the warehouse was lost: replay the archive, rebuild
+    python -m ops backup [--to DIR]                    # pg_dump of the warehouse and the archive (make backup)
+    python -m ops restore --from-backup DIR            # the warehouse and archive from a backup (make restore)
     python -m ops rebuild                              # the warehouse from raw (dbt build --full-refresh + gates)
     python -m ops publish                              # publish again (unchanged content: no new version)
     python -m ops remind [--period 2016Q3]             # deadline status, reminders to counties, alert to the team
@@ -46,14 +51,22 @@ def plan(args) -> list[tuple[str, dict]]:
         runs = [("warehouse_build", {"periods": periods}), ("nightly_publish", {})] if args.rebuild else []
         return runs + [("quarterly_bulletin", {"period": p}) for p in periods]
     if args.command == "reprocess":
+        if args.no_build:
+            return []
+        if args.held:  # their periods are known only once they are read
+            return [("warehouse_build", {}), ("nightly_publish", {})]
         period = str(parse_period(args.period))
-        return [] if args.no_build else [("warehouse_build", {"periods": [period]}), ("nightly_publish", {})]
+        return [("warehouse_build", {"periods": [period]}), ("nightly_publish", {})]
     if args.command == "rebuild":
         return [("warehouse_build", {"full_refresh": True})]
     if args.command == "publish":
         return [("nightly_publish", {})]
     if args.command == "remind":
         return [("deadline_reminders", {"period": str(parse_period(args.period))} if args.period else {})]
+    if args.command in ("backup", "migrate"):
+        return []
+    if args.command == "restore":
+        return [] if args.from_backup else [("warehouse_build", {"full_refresh": True}), ("nightly_publish", {})]
     if args.command == "registry" and args.registry_command == "apply":
         # dbt build reloads the seeds and rebuilds what depends on them (incremental facts only where a
         # town's tier at quarter end changed); the publication makes a new version only if content changed
@@ -123,14 +136,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true",
                    help="first run warehouse_build (with these periods) and nightly_publish, e.g. after loading "
                         "historic reports outside the inbox")
-    p = runs_parser("reprocess", "validate and load one county's report again from the archive, then rebuild")
-    p.add_argument("--county", required=True, help="county code, e.g. 330421")
-    p.add_argument("--period", required=True, help="e.g. 2016Q3")
+    p = runs_parser("reprocess", "validate and load one county's report (or every held file) again from the "
+                                 "archive, then rebuild")
+    p.add_argument("--county", help="county code, e.g. 330421")
+    p.add_argument("--period", help="e.g. 2016Q3")
+    p.add_argument("--held", action="store_true", help="every file held by an internal error (landing.held_files)")
     p.add_argument("--no-build", action="store_true", help="only reload; leave the warehouse build to its schedule")
     runs_parser("rebuild", "rebuild the warehouse: dbt build --full-refresh between the quality gates")
     runs_parser("publish", "publish the marts again (unchanged content: no new version)")
     p = runs_parser("remind", "deadline status, reminders to the counties, one alert to the team")
     p.add_argument("--period", help="e.g. 2016Q3; default: the quarter whose deadline passed last")
+    p = runs_parser("restore", "rebuild landing, raw, the warehouse and the publication from the archive "
+                               "alone, into an empty warehouse")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-archive", action="store_true",
+                        help="replay every receipt of the archive (ingest/archive.py), then rebuild and publish")
+    source.add_argument("--from-backup", metavar="DIR", help="a folder made by `python -m ops backup`")
+    p = sub.add_parser("backup", help="pg_dump of the warehouse and the archive into a new folder")
+    p.add_argument("--to", metavar="DIR", help="the backup folder (default: <var>/backups/<UTC time>)")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("migrate", help="upgrade the landing and raw schemas to the newest revision (Alembic)")
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("ui", help="the Airflow UI locally (airflow standalone)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--host", default="127.0.0.1")
@@ -181,16 +207,56 @@ def main(argv: list[str] | None = None) -> int:
         from ops import registry_check
 
         return registry_check.main(args)
+    if args.command == "migrate":
+        from ingest.schema import migrate
+
+        before, after = migrate()
+        print(json.dumps({"before": before, "after": after}) if args.json else
+              f"landing and raw schemas: {before or 'none'} -> {after}")
+        return 0
+    if args.command == "reprocess" and args.held == bool(args.county or args.period):
+        print("python -m ops reprocess: give --county and --period, or --held", file=sys.stderr)
+        return 2
     try:
         runs = plan(args)
     except ValueError as exc:
         print(f"python -m ops {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command == "reprocess":
-        from ops.reprocess import reprocess
+    if args.command == "backup":
+        from ops.backup import backup
+
+        outcome = backup(args.to)
+        print(json.dumps(outcome) if args.json else f"backup {outcome['folder']}: warehouse "
+              f"{outcome['warehouse_dump']['bytes']} bytes, archive {outcome['archive']['files']} files, "
+              f"{outcome['seconds']} s")
+        return 0
+    if args.command == "restore" and args.from_backup:
+        from ops.backup import restore_backup
+
+        outcome = restore_backup(args.from_backup)
+        print(json.dumps(outcome) if args.json else f"restored {outcome['database']} from {outcome['folder']} "
+              f"({outcome['archive_files_added']} archived files put back) in {outcome['seconds']} s")
+        return 0
+    if args.command == "restore":
+        from ops.restore import RestoreRefused, restore_from_archive
 
         try:
-            outcome = reprocess(args.county, args.period)
+            outcome = restore_from_archive()
+        except RestoreRefused as exc:
+            print(f"python -m ops restore: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(outcome, ensure_ascii=False) if args.json else
+              f"restored {outcome['receipts']} receipts of {outcome['files']} files in {outcome['seconds']} s: "
+              f"{outcome['statuses']}" + (f"; without a receipt: {len(outcome['without_receipt'])}"
+                                          if outcome["without_receipt"] else ""))
+        if outcome["errors"]:
+            print("python -m ops restore: not restored: " + "; ".join(outcome["errors"]), file=sys.stderr)
+            return 1
+    if args.command == "reprocess":
+        from ops.reprocess import reprocess, reprocess_held
+
+        try:
+            outcome = reprocess_held() if args.held else reprocess(args.county, args.period)
         except LookupError as exc:
             print(f"python -m ops reprocess: {exc}", file=sys.stderr)
             return 1
@@ -199,5 +265,5 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.json:
             for f in outcome["files"]:
                 print(f"reloaded {f['file_name']}: {f['before']} -> {f['after']} (version {f['version']}, "
-                      f"{f['rows_loaded']} rows, {f['errors']} errors)")
+                      f"{f['rows_loaded']} rows, {f['errors']} errors)" + (f": {f['error']}" if f.get("error") else ""))
     return run_plan(runs, mode="trigger" if args.trigger else "test", as_json=args.json, timeout=args.timeout)

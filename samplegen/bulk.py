@@ -1,7 +1,7 @@
 """Land the history of a scaled sample (2015Q1 up to the quarter before the inbox's) straight into the
 warehouse, without files: landing.files, landing.submissions (accepted, version 1, on time) and
 raw.report_values, through PostgreSQL COPY, with the exact columns ingest writes (ingest/landing.py
-`_copy_values`, ingest/sql/warehouse.sql).
+`_copy_values`, ingest/migrations).
 
     load_history(Path("data/nation"), conn_or_url)   # after python -m samplegen --scale nation --out ...
 

@@ -269,7 +269,6 @@ def test_whole_table_checks_run_on_every_gate(gate, conn):
     """What needs the whole table is checked even when nothing new was accepted: the unique index that keeps
     one value per submission, form, town and indicator, and one current version per county and period."""
     from expectations.gate import QualityGateFailed
-    from ingest.landing import ensure_schema
 
     old = sampledata.submission_of(conn, *C)
     conn.execute("drop index raw.report_values_uq")
@@ -283,7 +282,8 @@ def test_whole_table_checks_run_on_every_gate(gate, conn):
         conn.execute("delete from raw.report_values as v where v.submission_id = %s and v.ctid <> (select min(w.ctid) "
                      "from raw.report_values as w where w.submission_id = v.submission_id and w.form = v.form "
                      "and w.town_code is not distinct from v.town_code and w.indicator = v.indicator)", (old,))
-        ensure_schema(conn)
+        conn.execute("create unique index report_values_uq "  # as revision 0001 made it
+                     "on raw.report_values (submission_id, form, coalesce(town_code, ''), indicator)")
     conn.execute("alter table landing.submissions drop constraint submissions_version_uq")
     (version,) = conn.execute("select version from landing.submissions where submission_id = %s", (old,)).fetchone()
     conn.execute("update landing.submissions set version = version + 1 where submission_id = %s", (old,))

@@ -4,6 +4,7 @@ and the county_reports DAG over the city sample through these batches (real Post
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import UTC, datetime
@@ -185,9 +186,9 @@ def test_a_bad_file_is_refused_alone_with_its_findings(warehouse, conn, sample_d
         assert r.rows_loaded > 0 and not [f for f in r.findings if f.severity == "error"]
 
 
-def test_an_audit_that_raises_for_one_submission_errors_that_one_only(warehouse, conn, sample_dir, tmp_path):
-    """The wave's one audit call raises: each submission is audited alone; only the one at fault is
-    an error, left pending (never current); the others are decided."""
+def test_an_audit_that_raises_for_one_submission_holds_that_one_only(warehouse, conn, sample_dir, tmp_path):
+    """The wave's one audit call raises: each submission is audited alone; only the one at fault is held
+    (an internal error: its pending submission removed, never current); the others are decided."""
     from expectations.submission import audit_batch
 
     names = ["330402_2015Q1.xlsx", "330411_2015Q1.xlsx", "330421_2015Q1.xlsx"]
@@ -204,50 +205,107 @@ def test_an_audit_that_raises_for_one_submission_errors_that_one_only(warehouse,
         return audit_batch(c, sids)
 
     results = submit_batch([tmp_path / n for n in names], audit=audit)
-    assert [r.status for r in results] == ["accepted", "error", "accepted"]
+    assert [r.status for r in results] == ["accepted", "held", "accepted"]
     assert "RuntimeError: audit could not evaluate" in results[1].error
     assert len(calls) == 4 and len(calls[0]) == 3  # one call for the wave, then one per submission
-    assert conn.execute("select status from landing.submissions where submission_id = %s",
-                        (results[1].submission_id,)).fetchone() == ("pending",)
-    assert submit_batch([tmp_path / names[1]], audit=audit_batch)[0].status == "accepted"  # started over
+    assert _versions(conn, "330411", 2015, 1) == {}  # nothing of it pending or current
+    assert conn.execute("select file_name from landing.held_files where file_sha256 = %s",
+                        (results[1].file_sha256,)).fetchone() == (names[1],)
+    assert submit_batch([tmp_path / names[1]], audit=audit_batch)[0].status == "accepted"  # taken again
+    assert conn.execute("select count(*) from landing.held_files").fetchone() == (0,)
 
 
 _BOOM = "330421_2016Q2.xlsx"
 
 
-def test_an_exception_in_one_file_leaves_it_in_the_inbox_and_the_others_decided(warehouse, conn, sample_dir):
-    """The database refuses to accept one file (a real trigger raising): that file is an error, stays
-    in the inbox (pending, never current), the others are decided and leave the inbox; the batch task
-    fails at the end; the next run takes the file again and accepts it."""
+def _boom_trigger(conn):
     from psycopg import sql
 
-    from ingest.inbox import IntakeError, check_batch
-
-    inbox = config.inbox_dir()
-    inbox.mkdir(parents=True, exist_ok=True)
-    names = ["330402_2016Q3.xlsx", _BOOM, "330482_2016Q2.xlsx"]
-    for n in names:
-        shutil.copy2(sample_dir / n, inbox / n)
     conn.execute(sql.SQL("create or replace function landing.test_boom() returns trigger language plpgsql as $$ "
                          "begin if new.status = 'accepted' and new.file_name = {} then "
                          "raise exception 'accepting % refused by the test trigger', new.file_name; end if; "
                          "return new; end $$").format(sql.Literal(_BOOM)))
     conn.execute("create trigger test_boom before update on landing.submissions for each row "
                  "execute function landing.test_boom()")
+
+
+def test_an_internal_error_in_one_file_holds_it_alerts_and_the_others_are_decided(warehouse, conn, sample_dir):
+    """A defect raises while one file is decided (a real trigger): that file is held, not refused: taken
+    out of the inbox, kept in quarantine, never pending or current, its county told it is held; the
+    others are decided; the batch does not fail; the team gets ingest.internal_error. Once the defect
+    is gone, `ops reprocess --held` decides it with its original receipt time."""
+    from ingest.inbox import check_batch
+    from ops import alerts
+    from ops.reprocess import reprocess_held
+
+    inbox = config.inbox_dir()
+    inbox.mkdir(parents=True, exist_ok=True)
+    names = ["330402_2016Q3.xlsx", _BOOM, "330482_2016Q2.xlsx"]
+    for n in names:
+        shutil.copy2(sample_dir / n, inbox / n)
+    received = datetime.fromtimestamp((inbox / _BOOM).stat().st_mtime, UTC)
+    _boom_trigger(conn)
     try:
         results = receive_batch([str(inbox / n) for n in names])
     finally:
         conn.execute("drop trigger test_boom on landing.submissions")
         conn.execute("drop function landing.test_boom()")
-    assert [r["status"] for r in results] == ["accepted", "error", "accepted"]
+    assert [r["status"] for r in results] == ["accepted", "held", "accepted"]
     assert "refused by the test trigger" in results[1]["error"]
-    assert sorted(p.name for p in inbox.iterdir()) == [_BOOM]
-    assert _versions(conn, "330421", 2016, 2) == {_BOOM: ("pending", None)}
-    with pytest.raises(IntakeError, match=_BOOM):
-        check_batch(results)
-    again = check_batch(receive_batch([str(inbox / _BOOM), str(inbox / "330402_2016Q3.xlsx")]))
-    assert [r["status"] for r in again] == ["accepted", "gone"]
+    assert check_batch(results) == results  # a held file does not fail the batch
+    assert list(inbox.iterdir()) == []
+    assert _versions(conn, "330421", 2016, 2) == {}
+    quarantined = Path(results[1]["quarantine"])
+    assert quarantined.read_bytes() == (sample_dir / _BOOM).read_bytes()
+    [receipt] = [Path(p) for p in results[1]["feedback"] if p.endswith(".json")]
+    doc = json.loads(receipt.read_text(encoding="utf-8"))
+    assert receipt.parent.name == "330421" and doc["status"] == "held" and doc["errors"] == 0
+    assert "不是报表内容的问题" in doc["findings"][0]["message_zh"]
+
+    sent = alerts.notify_internal_errors(results, "county_reports", "r1", "receive_batch")
+    assert sent == {}  # no sink configured here: the alert is recorded
+    record = json.loads(alerts.alerts_log_path().read_text(encoding="utf-8").splitlines()[-1])
+    assert record["kind"] == "ingest.internal_error" and _BOOM in record["text"]
+
+    outcome = reprocess_held()
+    assert [(f["file_name"], f["before"], f["after"]) for f in outcome["files"]] == [(_BOOM, "held", "accepted")]
     assert _versions(conn, "330421", 2016, 2) == {_BOOM: ("accepted", 1)}
+    assert conn.execute("select received_at from landing.submissions where file_name = %s", (_BOOM,)
+                        ).fetchone() == (received,)
+    assert conn.execute("select count(*) from landing.held_files").fetchone() == (0,)
+
+
+def test_a_disk_failure_leaves_the_file_in_the_inbox_to_be_tried_again(warehouse, conn, sample_dir, monkeypatch):
+    """The infrastructure failing (no space left on the archive) is not held: the file stays in the inbox,
+    the batch task fails after the others were decided (Airflow retries and alerts), the next run takes it."""
+    import errno
+
+    from ingest import landing
+    from ingest.inbox import IntakeError, check_batch
+
+    inbox = config.inbox_dir()
+    inbox.mkdir(parents=True, exist_ok=True)
+    name = "330483_2016Q3.xlsx"
+    names = ["330411_2016Q3.xlsx", name]
+    for n in names:  # bytes of their own: never received before in this module
+        wb = openpyxl.load_workbook(sample_dir / n)
+        wb["LZ-0 县域指标"]["A7"] = "填报人：磁盘已满测试"
+        wb.save(inbox / n)
+    real_archive = landing.archive
+
+    def archive(path, file_name):
+        if file_name == name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_archive(path, file_name)
+
+    monkeypatch.setattr(landing, "archive", archive)
+    results = receive_batch([str(inbox / n) for n in names])
+    assert [r["status"] for r in results] == ["accepted", "error"]
+    assert sorted(p.name for p in inbox.iterdir()) == [name]
+    with pytest.raises(IntakeError, match=name):
+        check_batch(results)
+    monkeypatch.setattr(landing, "archive", real_archive)
+    assert [r["status"] for r in check_batch(receive_batch([str(inbox / name)]))] == ["accepted"]
     assert list(inbox.iterdir()) == []
 
 
@@ -319,3 +377,47 @@ def _mapped_batches(run) -> int:
         return session.query(TaskInstance).filter(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id,
                                                   TaskInstance.task_id == "receive_batch",
                                                   TaskInstance.map_index >= 0).count()
+
+
+def test_a_parser_defect_under_the_dag_holds_the_file_and_alerts_the_team(airflow, runtime_dirs, sample_dir,
+                                                                          monkeypatch):
+    """county_reports with a parser that raises on one file (a defect, raised on purpose): the run succeeds,
+    the other file is accepted, the broken one is held, and the team gets `ingest.internal_error`."""
+    from core.warehouse import connect
+    from ingest import parse
+    from ops.alerts import alerts_log_path
+    from tests.conftest import create_database
+
+    broken = "330411_2017Q1.xlsx"
+    real_run = parse._Parser.run
+
+    def run(self):
+        if self.report.file_name == broken:
+            raise KeyError("a defect of the parser, raised on purpose")
+        return real_run(self)
+
+    monkeypatch.setattr(parse._Parser, "run", run)
+    url = create_database("test_intake_held")
+    previous, os.environ["WAREHOUSE_URL"] = os.environ.get("WAREHOUSE_URL"), url
+    inbox = config.inbox_dir()
+    log = alerts_log_path()
+    seen = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
+    try:
+        inbox.mkdir(parents=True, exist_ok=True)
+        for old in inbox.glob("*"):
+            old.unlink()
+        for name in ("330402_2017Q1.xlsx", broken):
+            shutil.copy2(sample_dir / name, inbox / name)
+        run_ = airflow.get_dag("county_reports").test()
+        assert str(getattr(run_.state, "value", run_.state)) == "success"
+        with connect(url) as c:
+            statuses = dict(c.execute("select file_name, status from landing.submissions").fetchall())
+            held = c.execute("select file_name, error from landing.held_files").fetchall()
+    finally:
+        os.environ.pop("WAREHOUSE_URL") if previous is None else os.environ.update(WAREHOUSE_URL=previous)
+    assert statuses == {"330402_2017Q1.xlsx": "accepted"}
+    assert held == [(broken, "KeyError: 'a defect of the parser, raised on purpose'")]
+    assert list(inbox.iterdir()) == []
+    new = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()[seen:]]
+    assert [a["kind"] for a in new] == ["ingest.internal_error"]
+    assert new[0]["dag_id"] == "county_reports" and broken in new[0]["text"]

@@ -335,26 +335,3 @@ def test_the_prior_mismatch_tolerance_is_read_from_the_policy_seed(warehouse, co
     assert len(_prior_mismatches(history_findings(conn, report))) == 1
     assert _prior_mismatches(history_findings(conn, report, seeds)) == []  # +8% is within 10%
     assert [f.code for f in history_findings(None, report)] == ["check.history_skipped"]
-
-
-def test_a_database_from_before_v2_gains_the_prior_year_columns(warehouse):
-    """ensure_schema upgrades raw.report_values in place, and is a no-op (no table lock) once it has them."""
-    from core.warehouse import connect, drop_database
-    from tests.conftest import create_database
-
-    url = create_database("test_landing_upgrade")
-    try:
-        with connect(url, autocommit=True) as c:
-            c.execute("alter table raw.report_values drop column value_prev_year, drop column prev_year_source_cell")
-            landing.ensure_schema(c)
-            columns = {r[0]: r[1] for r in c.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'raw' and table_name = 'report_values'")}
-            assert columns["value_prev_year"] == "numeric" and columns["prev_year_source_cell"] == "text"
-            with c.transaction():
-                landing.ensure_schema(c)
-                locks = c.execute("select mode from pg_locks where relation = 'raw.report_values'::regclass "
-                                  "and pid = pg_backend_pid()").fetchall()
-            assert ("AccessExclusiveLock",) not in locks
-    finally:
-        drop_database(url)

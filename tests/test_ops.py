@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from datetime import date, datetime
 
@@ -202,6 +203,69 @@ def test_reprocess_loads_a_report_again_with_its_receipt_time_and_version(wareho
     # the command: reload only, no build
     assert cli.main(["reprocess", "--county", "330424", "--period", "2016Q3", "--no-build"]) == 0
     assert cli.main(["reprocess", "--county", "330402", "--period", "2016Q3", "--no-build"]) == 1  # nothing received
+    assert cli.main(["reprocess", "--held", "--county", "330402", "--no-build"]) == 2  # one or the other
+    assert cli.main(["reprocess", "--held", "--no-build"]) == 0  # nothing held: nothing to do
+
+
+_REPROCESS_UNTIL_KILLED = r"""
+import sys, time
+import expectations.submission as submission
+from ops.reprocess import reprocess
+
+def audit_then_wait(conn, sid):
+    print("AUDITING", sid, flush=True)
+    time.sleep(120)  # the new version loaded as pending, not decided: killed here
+
+submission.audit_submission = audit_then_wait
+reprocess(sys.argv[1], sys.argv[2])
+"""
+
+
+@pytest.mark.integration
+def test_reprocess_keeps_the_old_version_current_until_the_new_decision_commits(warehouse, runtime_dirs):
+    """While a file is processed again its old version stays current (its values too) beside the new pending
+    one; killed there, nothing changed for readers; the same command again finishes the job (its plan file),
+    and the state equals the one before, submission ids aside."""
+    import signal
+    import subprocess
+    import sys
+
+    from core.warehouse import connect
+    from ops.reprocess import plan_path, reprocess
+
+    state = ("select s.file_name, s.status, s.version, s.received_at, s.errors, s.warnings, count(v.value), "
+             "sum(v.value) from landing.submissions s left join raw.report_values v using (submission_id) "
+             "where s.county_code = '330424' and s.year = 2016 and s.quarter = 3 and s.status <> 'pending' "
+             "group by 1, 2, 3, 4, 5, 6 order by s.received_at")
+    with connect() as conn:
+        before = conn.execute(state).fetchall()
+    assert [r[1] for r in before] == ["refused", "accepted"]  # from the test above
+
+    proc = subprocess.Popen([sys.executable, "-c", _REPROCESS_UNTIL_KILLED, "330424", "2016Q3"],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        line = proc.stdout.readline().split()
+        assert line[0] == "AUDITING", line
+        with connect() as conn:
+            assert conn.execute(state).fetchall() == before  # the old version is current, with its values
+            pending = conn.execute("select count(*), sum(n) from (select (select count(*) from raw.report_values v "
+                                   "where v.submission_id = s.submission_id) as n from landing.submissions s "
+                                   "where s.status = 'pending') as p").fetchone()
+            assert pending[0] == 1 and pending[1] == before[1][6]  # the new one loaded beside it
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    with connect() as conn:
+        assert conn.execute(state).fetchall() == before
+    assert plan_path("330424", "2016Q3").exists()
+
+    outcome = reprocess("330424", "2016Q3")  # the same command again: finishes from its plan
+    assert [(f["before"], f["after"]) for f in outcome["files"]] == [("refused", "refused"), ("accepted", "accepted")]
+    with connect() as conn:
+        assert conn.execute(state).fetchall() == before
+        assert conn.execute("select count(*) from landing.submissions where status = 'pending'").fetchone() == (0,)
+    assert not plan_path("330424", "2016Q3").exists()
 
 
 @pytest.mark.integration
