@@ -95,9 +95,32 @@ def fresh_database(suffix: str, base_url: str | None = None) -> str:
     base = base_url or warehouse_url()
     dbname = f"{conn_params(base).dbname}_{suffix}"
     with connect(with_database(base, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        _drop(conn, dbname)
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
     return with_database(base, dbname)
+
+
+def _drop(conn, dbname: str) -> None:
+    """DROP DATABASE, closing its connections. WITH (FORCE) refuses when a superuser's process is in it (an
+    autovacuum worker analysing a table just loaded): then our own connections are closed and a plain DROP,
+    which stops autovacuum workers itself, is retried while anything else is still leaving."""
+    import psycopg
+    from psycopg import sql
+
+    try:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        return
+    except psycopg.errors.InsufficientPrivilege:
+        pass
+    for _ in range(60):
+        conn.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                     "where datname = %s and usename = current_user and pid <> pg_backend_pid()", (dbname,))
+        try:
+            conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(dbname)))
+            return
+        except psycopg.errors.ObjectInUse:
+            time.sleep(1)
+    conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(dbname)))  # the error, if any
 
 
 def drop_database(url: str) -> None:
@@ -106,7 +129,7 @@ def drop_database(url: str) -> None:
 
     dbname = conn_params(url).dbname
     with connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        _drop(conn, dbname)
         conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(f"{dbname}_bi_reader")))
 
 

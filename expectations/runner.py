@@ -3,6 +3,7 @@
     python -m expectations run [--stage raw|submission|warehouse|publication]
                                [--submission-id N] [--suite NAME ...] [--json]
     python -m expectations raw [--full] [--json]     # the raw gate (incremental), expectations/gate.py
+    python -m expectations marts [--json]            # the marts gate on marts_build, its verdict recorded
 
 Stages (the points where bad data could slip through):
 
@@ -777,9 +778,14 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--full", action="store_true", help="check every row and every current value")
     g.add_argument("--no-docs", action="store_true", help="do not build Data Docs")
     g.add_argument("--json", action="store_true")
+    m = sub.add_parser("marts", help="the marts gate: the build in marts_build, its verdict recorded for the "
+                                     "switch into marts (python -m publish marts)")
+    m.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "raw":
         return _raw_gate_cli(args)
+    if args.command == "marts":
+        return _marts_gate_cli(args)
     if args.submission_id is not None and args.stage != "submission":
         parser.error("--submission-id needs --stage submission")
     stages = [args.stage] if args.stage else list(DEFAULT_STAGES)
@@ -813,6 +819,21 @@ def _raw_gate_cli(args) -> int:
               f"{doc['seconds']:.2f} s = {doc['rows_per_s']} raw rows/s; {len(doc['warnings'])} warnings")
         for note in doc["notes"]:
             print(f"  note: {note}")
+    return 0
+
+
+def _marts_gate_cli(args) -> int:
+    from expectations.gate import QualityGateFailed, run_gate
+
+    try:
+        doc = run_gate("warehouse")
+    except QualityGateFailed as exc:
+        print(json.dumps({"success": False, "error": str(exc)}, ensure_ascii=False) if args.json
+              else f"GX marts gate: FAIL — {exc}")
+        return 1
+    print(json.dumps(doc, ensure_ascii=False, indent=2, default=str) if args.json else
+          f"GX marts gate: PASS — build {doc['build_id']}, {doc['rows_validated']} rows, {doc['seconds']:.2f} s; "
+          f"{len(doc['warnings'])} warnings")
     return 0
 
 

@@ -151,13 +151,13 @@ def publish_marts(url: str | None = None, *, now: datetime | None = None) -> dic
                     "reason": f"no new build in {BUILD}: {PUBLISHED} stays as it is"}
         built = stamp(conn, BUILD)
         if not built.get("complete"):
-            raise MartsNotAudited(f"build {build} in {BUILD} did not build every mart ({', '.join(built.get('not_built') or [])} "
-                                  f"not built or failed): it holds tables of two builds and is never published; "
-                                  f"run a whole `dbt build`")
+            raise MartsNotAudited(f"build {build} in {BUILD} did not build every mart "
+                                  f"({', '.join(built.get('not_built') or [])} not built or failed): it holds tables "
+                                  "of two builds and is never published; run a whole `dbt build`")
         gx_run = _passed_audit(conn, build)
         if gx_run is None:
-            raise MartsNotAudited(f"build {build} in {BUILD} has no passed marts audit (python -m expectations run "
-                                  f"--stage warehouse): {PUBLISHED} stays on build {published.get('build_id')}")
+            raise MartsNotAudited(f"build {build} in {BUILD} has no passed marts audit (python -m expectations "
+                                  f"marts): {PUBLISHED} stays on build {published.get('build_id')}")
         wal_before = conn.execute("select pg_current_wal_insert_lsn()").fetchone()[0]
         labels = _comment(conn, BUILD)
         readers = _readers(conn, PUBLISHED)
