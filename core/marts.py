@@ -39,7 +39,12 @@ def stamp(conn, schema: str = BUILD) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def build_id(conn) -> str | None:
-    """The build `marts_build` holds (its dbt invocation id), or None: nothing built since the last switch."""
-    value = stamp(conn, BUILD)
+def build_of(value: dict) -> str | None:
+    """The build a stamp of marts_build names (its dbt invocation id), or None: nothing built since the last
+    switch."""
     return value.get("build_id") if value.get("state") == "built" else None
+
+
+def build_id(conn) -> str | None:
+    """The build `marts_build` holds (see build_of)."""
+    return build_of(stamp(conn, BUILD))

@@ -78,6 +78,8 @@ def keep(path: Path, file_name: str) -> tuple[str, Path]:
 
 def record_receipt(archived: Path, file_name: str, received_at: datetime, channel: str) -> None:
     """Append one receipt beside the archived bytes (flushed to disk before the file is processed)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"receipt channel {channel!r}: one of {CHANNELS} (a replay adds no receipt)")
     line = json.dumps({"file_name": file_name, "received_at": received_at.isoformat(), "channel": channel},
                       ensure_ascii=False, sort_keys=True)
     with open(archived.with_name(archived.name + RECEIPTS), "a", encoding="utf-8") as f:

@@ -43,7 +43,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config
-from ingest.archive import atomic_copy, keep, record_receipt, suffix
+from ingest.archive import atomic_copy, record_receipt, suffix
+from ingest.archive import keep as archive  # (tests replace it to fail the disk)
 from ingest.current import required_forms
 from ingest.findings import ERROR, WARNING, Finding, count, finding
 from ingest.history import history_findings
@@ -118,11 +119,6 @@ def safe_display_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip() or "unnamed"
     return base[:200]
-
-
-def archive(path: Path, file_name: str) -> tuple[str, Path]:
-    """Keep the file's bytes in the archive (ingest.archive); return (sha256, archive path)."""
-    return keep(path, file_name)
 
 
 def receipt_time(path: Path) -> datetime:

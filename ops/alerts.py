@@ -235,13 +235,18 @@ def notify_quality_warnings(summary: dict, dag_id: str | None = None, run_id: st
                             periods: list[str] | None = None) -> dict[str, str] | None:
     """Send the warning-level alert of a gate that passed with warnings. A sink that is down does not
     fail the build that passed its gate: the failed delivery is logged and kept in the alerts record."""
-    alert = quality_warnings_alert(summary, dag_id, run_id, periods)
+    return _send_unless_none(quality_warnings_alert(summary, dag_id, run_id, periods),
+                             "the gate passed, the build goes on")
+
+
+def _send_unless_none(alert: Alert | None, why_it_goes_on: str) -> dict[str, str] | None:
+    """Send an alert that does not stop the task: a sink that is down is logged (and kept in the record)."""
     if alert is None:
         return None
     try:
         return send(alert)
     except AlertDeliveryError as exc:
-        log.error("quality warning alert not delivered (the gate passed, the build goes on): %s", exc)
+        log.error("%s alert not delivered (%s): %s", alert.kind, why_it_goes_on, exc)
         return None
 
 
@@ -268,11 +273,4 @@ def notify_internal_errors(results: list[dict], dag_id: str | None = None, run_i
                            task_id: str | None = None) -> dict[str, str] | None:
     """Send the `ingest.internal_error` alert of held files. A sink that is down does not fail the intake
     (the other files were decided): the failed delivery is logged and kept in the alerts record."""
-    alert = internal_errors_alert(results, dag_id, run_id, task_id)
-    if alert is None:
-        return None
-    try:
-        return send(alert)
-    except AlertDeliveryError as exc:
-        log.error("internal error alert not delivered (the files are held): %s", exc)
-        return None
+    return _send_unless_none(internal_errors_alert(results, dag_id, run_id, task_id), "the files are held")

@@ -63,10 +63,8 @@ def plan(args) -> list[tuple[str, dict]]:
         return [("nightly_publish", {})]
     if args.command == "remind":
         return [("deadline_reminders", {"period": str(parse_period(args.period))} if args.period else {})]
-    if args.command in ("backup", "migrate"):
-        return []
-    if args.command == "restore":
-        return [] if args.from_backup else [("warehouse_build", {"full_refresh": True}), ("nightly_publish", {})]
+    if args.command == "restore":  # --from-archive (--from-backup runs no DAG)
+        return [("warehouse_build", {"full_refresh": True}), ("nightly_publish", {})]
     if args.command == "registry" and args.registry_command == "apply":
         # dbt build reloads the seeds and rebuilds what depends on them (incremental facts only where a
         # town's tier at quarter end changed); the publication makes a new version only if content changed
@@ -196,24 +194,88 @@ def cmd_registry_apply(args) -> int:
     return status
 
 
+def cmd_migrate(args) -> int:
+    from ingest.schema import migrate
+
+    before, after = migrate()
+    print(json.dumps({"before": before, "after": after}) if args.json else
+          f"landing and raw schemas: {before or 'none'} -> {after}")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from ops.backup import backup
+
+    outcome = backup(args.to)
+    print(json.dumps(outcome) if args.json else f"backup {outcome['folder']}: warehouse "
+          f"{outcome['warehouse_dump']['bytes']} bytes, archive {outcome['archive']['files']} files, "
+          f"{outcome['seconds']} s")
+    return 0
+
+
+def cmd_restore_backup(args) -> int:
+    from ops.backup import restore_backup
+
+    outcome = restore_backup(args.from_backup)
+    print(json.dumps(outcome) if args.json else f"restored {outcome['database']} from {outcome['folder']} "
+          f"({outcome['archive_files_added']} archived files put back) in {outcome['seconds']} s")
+    return 0
+
+
+def replay_archive(args) -> int | None:
+    """`restore --from-archive` before its DAG runs: the archive replayed; an exit code if that failed."""
+    from ops.restore import RestoreRefused, restore_from_archive
+
+    try:
+        outcome = restore_from_archive()
+    except RestoreRefused as exc:
+        print(f"python -m ops restore: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(outcome, ensure_ascii=False) if args.json else
+          f"restored {outcome['receipts']} receipts of {outcome['files']} files in {outcome['seconds']} s: "
+          f"{outcome['statuses']}" + (f"; without a receipt: {len(outcome['without_receipt'])}"
+                                      if outcome["without_receipt"] else ""))
+    if outcome["errors"]:
+        print("python -m ops restore: not restored: " + "; ".join(outcome["errors"]), file=sys.stderr)
+        return 1
+    return None
+
+
+def reload_files(args, runs: list) -> int | None:
+    """`reprocess` before its DAG runs: the files loaded again; an exit code if there was nothing to load."""
+    from ops.reprocess import reprocess, reprocess_held
+
+    try:
+        outcome = reprocess_held() if args.held else reprocess(args.county, args.period)
+    except LookupError as exc:
+        print(f"python -m ops reprocess: {exc}", file=sys.stderr)
+        return 1
+    if args.json and not runs:
+        print(json.dumps(outcome, ensure_ascii=False, indent=2))
+    elif not args.json:
+        for f in outcome["files"]:
+            print(f"reloaded {f['file_name']}: {f['before']} -> {f['after']} (version {f['version']}, "
+                  f"{f['rows_loaded']} rows, {f['errors']} errors)" + (f": {f['error']}" if f.get("error") else ""))
+    return None
+
+
+# commands that run no DAG
+_DIRECT = {"ui": cmd_ui, "migrate": cmd_migrate, "backup": cmd_backup}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    if args.command == "ui":
-        return cmd_ui(args)
-    if args.command == "registry" and args.registry_command == "apply":
-        return cmd_registry_apply(args)
+    if args.command in _DIRECT:
+        return _DIRECT[args.command](args)
     if args.command == "registry":
+        if args.registry_command == "apply":
+            return cmd_registry_apply(args)
         from ops import registry_check
 
         return registry_check.main(args)
-    if args.command == "migrate":
-        from ingest.schema import migrate
-
-        before, after = migrate()
-        print(json.dumps({"before": before, "after": after}) if args.json else
-              f"landing and raw schemas: {before or 'none'} -> {after}")
-        return 0
+    if args.command == "restore" and args.from_backup:
+        return cmd_restore_backup(args)
     if args.command == "reprocess" and args.held == bool(args.county or args.period):
         print("python -m ops reprocess: give --county and --period, or --held", file=sys.stderr)
         return 2
@@ -222,48 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"python -m ops {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command == "backup":
-        from ops.backup import backup
-
-        outcome = backup(args.to)
-        print(json.dumps(outcome) if args.json else f"backup {outcome['folder']}: warehouse "
-              f"{outcome['warehouse_dump']['bytes']} bytes, archive {outcome['archive']['files']} files, "
-              f"{outcome['seconds']} s")
-        return 0
-    if args.command == "restore" and args.from_backup:
-        from ops.backup import restore_backup
-
-        outcome = restore_backup(args.from_backup)
-        print(json.dumps(outcome) if args.json else f"restored {outcome['database']} from {outcome['folder']} "
-              f"({outcome['archive_files_added']} archived files put back) in {outcome['seconds']} s")
-        return 0
-    if args.command == "restore":
-        from ops.restore import RestoreRefused, restore_from_archive
-
-        try:
-            outcome = restore_from_archive()
-        except RestoreRefused as exc:
-            print(f"python -m ops restore: {exc}", file=sys.stderr)
-            return 1
-        print(json.dumps(outcome, ensure_ascii=False) if args.json else
-              f"restored {outcome['receipts']} receipts of {outcome['files']} files in {outcome['seconds']} s: "
-              f"{outcome['statuses']}" + (f"; without a receipt: {len(outcome['without_receipt'])}"
-                                          if outcome["without_receipt"] else ""))
-        if outcome["errors"]:
-            print("python -m ops restore: not restored: " + "; ".join(outcome["errors"]), file=sys.stderr)
-            return 1
-    if args.command == "reprocess":
-        from ops.reprocess import reprocess, reprocess_held
-
-        try:
-            outcome = reprocess_held() if args.held else reprocess(args.county, args.period)
-        except LookupError as exc:
-            print(f"python -m ops reprocess: {exc}", file=sys.stderr)
-            return 1
-        if args.json and not runs:
-            print(json.dumps(outcome, ensure_ascii=False, indent=2))
-        elif not args.json:
-            for f in outcome["files"]:
-                print(f"reloaded {f['file_name']}: {f['before']} -> {f['after']} (version {f['version']}, "
-                      f"{f['rows_loaded']} rows, {f['errors']} errors)" + (f": {f['error']}" if f.get("error") else ""))
+    failed = (replay_archive(args) if args.command == "restore"
+              else reload_files(args, runs) if args.command == "reprocess" else None)
+    if failed is not None:
+        return failed
     return run_plan(runs, mode="trigger" if args.trigger else "test", as_json=args.json, timeout=args.timeout)

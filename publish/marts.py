@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from core.marts import BUILD, PUBLISHED, STATE_SCHEMA, build_id, stamp
+from core.marts import BUILD, PUBLISHED, STATE_SCHEMA, build_of, stamp
 from publish.columns import COLUMNS
 from publish.datasets import DATASETS
 
@@ -144,12 +144,11 @@ def publish_marts(url: str | None = None, *, now: datetime | None = None) -> dic
     with connect(url) as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (SWITCH_LOCK,))
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED)))
-        published = stamp(conn, PUBLISHED)
-        build = build_id(conn)
+        published, built = stamp(conn, PUBLISHED), stamp(conn, BUILD)
+        build = build_of(built)
         if build is None:
             return {"switched": False, "build_id": published.get("build_id"),
                     "reason": f"no new build in {BUILD}: {PUBLISHED} stays as it is"}
-        built = stamp(conn, BUILD)
         if not built.get("complete"):
             raise MartsNotAudited(f"build {build} in {BUILD} did not build every mart "
                                   f"({', '.join(built.get('not_built') or [])} not built or failed): it holds tables "
