@@ -48,3 +48,17 @@ def build_of(value: dict) -> str | None:
 def build_id(conn) -> str | None:
     """The build `marts_build` holds (see build_of)."""
     return build_of(stamp(conn, BUILD))
+
+
+def state_table(table: str, suffix: str, schema: str = BUILD) -> str:
+    """The name, in STATE_SCHEMA, of a state table of the incremental mart `schema.table` (macro
+    partition_state_relation: `<schema>__<table>__<suffix>`, its last 63 characters)."""
+    return f"{schema}__{table}__{suffix}"[-63:]
+
+
+def unaudited_tables(conn, schema: str = BUILD) -> list[str]:
+    """The `__unaudited` state tables of the marts in `schema`: the partitions each of these incremental marts
+    had written since the last passed marts gate (macro record_partition_inputs, audited_by_gate)."""
+    return [name for (name,) in conn.execute(
+        "select tablename from pg_tables where schemaname = %s and tablename like %s and tablename like %s "
+        "order by tablename", (STATE_SCHEMA, schema.replace("_", r"\_") + r"\_\_%", r"%\_\_unaudited")).fetchall()]

@@ -337,14 +337,17 @@ def ensure_embedded() -> str:
     return template.replace("{port}", str(port))
 
 
-def stop_embedded() -> bool:
-    """Stop the embedded server if it runs; True if it was running."""
+def stop_embedded(mode: str = "fast") -> bool:
+    """Stop the embedded server if it runs; True if it was running. `mode` is pg_ctl's: "fast" (roll back
+    the sessions, checkpoint), or "immediate" (a crash: the next start recovers from the WAL)."""
+    if mode not in ("smart", "fast", "immediate"):
+        raise ValueError(f"pg_ctl stop mode {mode!r}")
     home = embedded_dir()
     pgdata = home / "pgdata"
     with _lock(home):
         if not _is_running(pgdata):
             return False
-        _run_as_pg([str(_bin("pg_ctl")), "-D", str(pgdata), "-w", "-m", "fast", "stop"])
+        _run_as_pg([str(_bin("pg_ctl")), "-D", str(pgdata), "-w", "-m", mode, "stop"])
         for _ in range(50):
             if not _is_running(pgdata):
                 break

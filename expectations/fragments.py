@@ -15,6 +15,9 @@ replaces it before GX sees the query. Two kinds:
   towns made every query text megabytes long: 28 s to prepare the submission
   audit, 14 s per audit run, memory growing with every run.) A version is
   never deleted: a long-lived process may still be prepared on it;
+- the partitions a suite of an incremental mart audits (`@@audit_partitions@@`,
+  a relation of county_code, year, quarter; suites with `meta.audit_by_partition`):
+  in the marts gate the partitions no passed gate has audited yet, else every one;
 - what is current: `@@current_values@@` (the values of the current accepted
   submission of every (county, period, form), the rule of ingest/current.py and
   of the dbt model int_submissions_current) and `@@context@@` (the batch's rows
@@ -295,10 +298,17 @@ def context_sql(whole: bool) -> str:
     )
 
 
-def expand(query: str, *, whole: bool = False) -> str:
-    """Replace every @@fragment@@ of a query; unknown names raise KeyError."""
+PARTITIONS = "audit_partitions"
+
+
+def expand(query: str, *, whole: bool = False, partitions: str | None = None) -> str:
+    """Replace every @@fragment@@ of a query; unknown names raise KeyError. `partitions`: the relation
+    (county_code, year, quarter) of the partitions a suite audits, for `@@audit_partitions@@` (suites with
+    meta.audit_by_partition, see runner.audited_partitions)."""
     fragments = {**registry_fragments(), "current_values": f"({current_values_sql()})",
                  "context": context_sql(whole)}
+    if partitions is not None:
+        fragments[PARTITIONS] = partitions
 
     def sub(m: re.Match) -> str:
         if m.group(1) not in fragments:
@@ -309,4 +319,4 @@ def expand(query: str, *, whole: bool = False) -> str:
 
 
 def names() -> set[str]:
-    return {*registry_fragments(), "current_values", "context"}
+    return {*registry_fragments(), "current_values", "context", PARTITIONS}

@@ -4,6 +4,7 @@
     run_gate("raw")             # before dbt build (dags/warehouse_build.py): incremental
     run_gate("raw", full=True)  # every row again (python -m expectations raw --full)
     run_gate("warehouse")       # after dbt build, before the marts are switched in (publish.marts)
+    run_gate("warehouse", full=True)  # every partition of the incremental marts again
 
 The report goes to `<var>/quality/<stage>.json` (what scripts/demo.py prints),
 with a link to the stage's Data Docs; a critical failure raises
@@ -27,6 +28,10 @@ records its verdict for that build in `quality.marts_audits`; publish.marts
 switches a build into `marts`, where BI tools read, only with a passed audit of
 it. A build that changed while it was audited (another dbt invocation wrote a
 mart meanwhile) fails the gate: what was audited is no longer what is there.
+Like the raw gate it checks what is new: in an incremental mart audited by
+partition (town_quarter_indicators) the partitions that builds rewrote since
+the last passed gate (a failed gate leaves them to the next one); the other
+marts, rebuilt whole by every build, whole.
 """
 
 from __future__ import annotations
@@ -85,12 +90,19 @@ def run_gate(stage: str, url: str | None = None, *, full: bool = False) -> dict:
     if stage == "raw":
         return run_raw_gate(url, full=full)
     if stage == "warehouse":
-        return run_marts_gate(url)
+        return run_marts_gate(url, full=full)
     return decide(run_stage(stage, url), f"{stage} audit")
 
 
-def run_marts_gate(url: str | None = None) -> dict:
-    """The marts gate (see module doc): audit the build in marts_build, record the verdict for it."""
+def run_marts_gate(url: str | None = None, *, full: bool = False) -> dict:
+    """The marts gate (see module doc): audit the build in marts_build, record the verdict for it.
+
+    Incremental marts whose suite is audited by partition (runner.audited_partitions) are read only in the
+    partitions written since the last passed gate, unless `full`. Their `__unaudited` state tables are
+    locked (SHARE) from before the audit reads them until the verdict: a dbt build meanwhile waits to add
+    what it rewrites, so a pass empties exactly the partitions that were audited."""
+    from psycopg import sql
+
     from core import marts
     from core.warehouse import connect
     from expectations import state
@@ -99,17 +111,27 @@ def run_marts_gate(url: str | None = None) -> dict:
     with connect(url, autocommit=True) as conn:
         state.ensure(conn)
         build = marts.build_id(conn)
-    outcome = run_stage("warehouse", url)
+    with connect(url) as held:  # one transaction: the locks, then the emptied sets with a pass
+        unaudited = [sql.SQL("{}.{}").format(sql.Identifier(marts.STATE_SCHEMA), sql.Identifier(name))
+                     for name in marts.unaudited_tables(held)]
+        for table in unaudited:
+            held.execute(sql.SQL("lock table {} in share mode").format(table))
+        outcome = run_stage("warehouse", url, unaudited_only=not full)
+        with connect(url, autocommit=True) as conn:
+            after = marts.build_id(conn)
+            if build is None:
+                outcome.notes.append(f"{marts.BUILD} holds no new build (nothing built since the last switch): "
+                                     "audited, nothing to publish")
+            elif after != build:
+                outcome.success = False
+                outcome.notes.append(f"build {build} was replaced by {after} while it was audited: not published")
+            else:
+                outcome.notes.append(f"build {build} audited")
+        if outcome.success:
+            for table in unaudited:
+                held.execute(sql.SQL("delete from {}").format(table))
+        held.commit()
     with connect(url, autocommit=True) as conn:
-        after = marts.build_id(conn)
-        if build is None:
-            outcome.notes.append(f"{marts.BUILD} holds no new build (nothing built since the last switch): "
-                                 "audited, nothing to publish")
-        elif after != build:
-            outcome.success = False
-            outcome.notes.append(f"build {build} was replaced by {after} while it was audited: not published")
-        else:
-            outcome.notes.append(f"build {build} audited")
         if build is not None:
             state.record_marts_audit(conn, build, outcome.run_id or "warehouse", outcome.success and after == build)
     if outcome.success or outcome.failures("critical"):

@@ -3,7 +3,7 @@
     python -m expectations run [--stage raw|submission|warehouse|publication]
                                [--submission-id N] [--suite NAME ...] [--json]
     python -m expectations raw [--full] [--json]     # the raw gate (incremental), expectations/gate.py
-    python -m expectations marts [--json]            # the marts gate on marts_build, its verdict recorded
+    python -m expectations marts [--full] [--json]   # the marts gate on marts_build, its verdict recorded
 
 Stages (the points where bad data could slip through):
 
@@ -17,7 +17,9 @@ Stages (the points where bad data could slip through):
 - warehouse: after `dbt build`, before anything is published. Batch: each mart
   table of the build, in schema marts_build (`marts.` in these suites reads the
   build: core.marts). Blocks the switch of the build into `marts`, where BI tools
-  read, and so the publication.
+  read, and so the publication. Suites with `meta.audit_by_partition` (an
+  incremental mart) read in the gate only the partitions builds wrote since the
+  last passed gate (audited_partitions).
 - publication: after a version is written, before LATEST moves. Batches: the
   exported files (expectations/publication.py). Blocks the switch of LATEST.
 
@@ -181,11 +183,14 @@ def _check_spec(path: Path, spec: dict) -> None:
             unknown = set(fragments.FRAGMENT.findall(query)) - fragments.names()
             if unknown:
                 raise SuiteError(f"{where}: unknown fragments {sorted(unknown)}")
+            if fragments.PARTITIONS in fragments.FRAGMENT.findall(query) and not meta.get("audit_by_partition"):
+                raise SuiteError(f"{where}: @@{fragments.PARTITIONS}@@ needs meta.audit_by_partition in the suite")
+            placeholder = "(select county_code, year, quarter from quality.partitions)"
             for whole in (False, True):
-                problem = _query_alias_problem(fragments.expand(query, whole=whole))
+                problem = _query_alias_problem(fragments.expand(query, whole=whole, partitions=placeholder))
                 if problem:
                     raise SuiteError(f"{where}: the query {problem}")
-            if re.search(r"(?<![:\w\\]):\w", fragments.expand(query)):
+            if re.search(r"(?<![:\w\\]):\w", fragments.expand(query, partitions=placeholder)):
                 raise SuiteError(f"{where}: `:name` in a query is a bind parameter for SQLAlchemy; write `\\:`")
         if stage == "submission":
             _check_finding_meta(where, exp["severity"], emeta)
@@ -261,8 +266,9 @@ def _gx():
     return gx
 
 
-def build_suite(gx, spec: dict, *, whole: bool = False, drop: set[int] = frozenset()):
-    """A GX suite from its JSON (fragments expanded), asserting that GX kept every expectation."""
+def build_suite(gx, spec: dict, *, whole: bool = False, drop: set[int] = frozenset(), partitions: str | None = None):
+    """A GX suite from its JSON (fragments expanded; `partitions`: see fragments.expand), asserting that GX
+    kept every expectation."""
     from expectations import fragments
 
     expectations = []
@@ -272,7 +278,7 @@ def build_suite(gx, spec: dict, *, whole: bool = False, drop: set[int] = frozens
         exp = copy.deepcopy(exp)
         query = exp["kwargs"].get("unexpected_rows_query")
         if query is not None:
-            exp["kwargs"]["unexpected_rows_query"] = fragments.expand(query, whole=whole)
+            exp["kwargs"]["unexpected_rows_query"] = fragments.expand(query, whole=whole, partitions=partitions)
         meta = exp.setdefault("meta", {})
         meta["suite_index"] = i
         expectations.append(exp)
@@ -455,6 +461,8 @@ class Prepared:
     table_checkpoint: object = None  # incremental mode: the `scope: table` parts, on whole tables (no batch parameter)
     part_expectations: dict[str, list[int]] = field(default_factory=dict)  # GX suite name -> indices in its spec
     detail_format: dict | None = None  # two-pass modes (see ONE_SCAN): the format failed expectations rerun in
+    scoped: dict[str, str] = field(default_factory=dict)  # spec name -> its batch query (suites audited by partition)
+    notes: list[str] = field(default_factory=list)
 
 
 BATCH_COLUMN = "audit_batch_id"  # the batch parameter of "batch" and "incremental" runs (quality.audit_batches)
@@ -491,10 +499,43 @@ def _skipped_expectation(exp: dict, note: str) -> ExpectationOutcome:
                               finding_code=(exp.get("meta") or {}).get("finding_code"), skipped=note)
 
 
-def _asset_of(spec: dict, mode: str, part: str) -> tuple[str, str | None]:
+def audited_partitions(conn, spec: dict, unaudited_only: bool) -> tuple[str | None, str, str]:
+    """(batch query or None for the whole table, the `@@audit_partitions@@` relation, a note) of a suite with
+    meta.audit_by_partition: an incremental mart keyed by (county_code, year, quarter) whose partitions only
+    its own builds rewrite (macros/incremental_partitions.sql).
+
+    In the marts gate (`unaudited_only`) the suite reads the partitions no passed gate has audited since a
+    build wrote them (state table `<schema>__<table>__unaudited`, emptied by a passed gate): a partition no
+    build rewrote holds what a passed gate audited. Every rule of such a suite must hold within the audited
+    partitions: its keys include the partition (a town belongs to one county), and a query that reads
+    beyond the batch (the previous quarter, the raw values) restricts that side with `@@audit_partitions@@`.
+    Otherwise (python -m expectations run, `marts --full`, or no state table) every partition: those of the
+    table and of every accepted submission."""
+    from psycopg import sql
+
+    from core import marts
+
+    schema, table = spec["meta"]["table"].split(".", 1)
+    relation = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table)).as_string(conn)
+    state = sql.SQL("{}.{}").format(sql.Identifier(marts.STATE_SCHEMA),
+                                    sql.Identifier(marts.state_table(table, "unaudited", schema))).as_string(conn)
+    if unaudited_only and conn.execute("select to_regclass(%s) is not null", (state,)).fetchone()[0]:
+        partitions = f"(select county_code, year, quarter from {state})"
+        count = conn.execute(f"select count(*) from {state}").fetchone()[0]  # noqa: S608 - our own identifiers
+        return (f"select * from {relation} where (county_code, year, quarter) in {partitions}",  # noqa: S608
+                partitions, f"{spec['name']}: the {count} partitions of {schema}.{table} written since the last "
+                            f"passed marts gate ({marts.STATE_SCHEMA}.{marts.state_table(table, 'unaudited', schema)})")
+    every = (f"(select county_code, year, quarter from landing.submissions where status = 'accepted' "
+             f"union select county_code, year, quarter from {relation})")
+    return None, every, f"{spec['name']}: every partition of {schema}.{table}"
+
+
+def _asset_of(spec: dict, mode: str, part: str, scoped: dict[str, str] | None = None) -> tuple[str, str | None]:
     """(asset key, its query or None for the table itself) of a suite part in a mode."""
     from expectations import fragments
 
+    if scoped and spec["name"] in scoped:
+        return f"{spec['meta']['table']}@unaudited", scoped[spec["name"]]
     if spec["meta"]["stage"] == "submission":
         if mode == "batch":
             return "pending_rows", fragments.batch_rows_sql()
@@ -514,7 +555,7 @@ def _batch_definition(datasource, assets: dict, key: str, query: str | None, tab
             schema, name = table.split(".", 1)
             asset = datasource.add_table_asset(name=key, table_name=name, schema_name=schema)
             assets[key] = asset.add_batch_definition_whole_table("whole_table")
-        elif key == "current_report_values":
+        elif key == "current_report_values" or key.endswith("@unaudited"):
             assets[key] = datasource.add_query_asset(name=key, query=query).add_batch_definition_whole_table("all")
         else:
             assets[key] = datasource.add_query_asset(name=key, query=query).add_batch_definition(
@@ -553,18 +594,25 @@ ONE_SCAN = {"result_format": "BOOLEAN_ONLY"}
 
 
 def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: bool = False,
-                      incremental: bool = False, suites: list[str] | None = None, docs: bool = True) -> Prepared:
+                      incremental: bool = False, suites: list[str] | None = None, docs: bool = True,
+                      unaudited_only: bool = False) -> Prepared:
     """Bind the stage's suites to batches in PostgreSQL. `per_submission`: the submission suites on an audit
     batch of pending submissions; `incremental`: the raw stage on an audit batch of new accepted ones
-    (see Prepared). Batches are chosen at run time by the batch parameter `audit_batch_id`."""
+    (see Prepared). Batches are chosen at run time by the batch parameter `audit_batch_id`.
+    `unaudited_only` (the marts gate): suites audited by partition read only the partitions written since
+    the last passed gate (audited_partitions)."""
     from core.warehouse import connect
 
     mode = "batch" if per_submission else "incremental" if incremental else "whole"
     specs = load_suite_specs(stage, suites)
     needed = {s["meta"]["table"] for s in specs} | {
         t for s in specs for e in s["expectations"] for t in (e.get("meta") or {}).get("requires") or ()}
+    scopes = {}
     with connect(url) as conn:
         existing = _existing_tables(conn, needed)
+        for spec in specs:
+            if spec["meta"].get("audit_by_partition") and spec["meta"]["table"] in existing:
+                scopes[spec["name"]] = audited_partitions(conn, spec, unaudited_only)
     gx = _gx()
     docs_dir = docs_root() / stage if docs else None
     context = new_context(gx, docs_dir)
@@ -573,7 +621,9 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
     datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(url))
     batches = datasource if mode == "whole" else context.data_sources.add_postgres(
         name="warehouse_batches", connection_string=_with_options(sqlalchemy_url(url), BATCH_SESSION))
-    prepared = Prepared(stage, context, None, [], docs_dir, [], {}, mode)
+    prepared = Prepared(stage, context, None, [], docs_dir, [], {}, mode,
+                        scoped={name: query for name, (query, _, _) in scopes.items() if query is not None},
+                        notes=[note for _, _, note in scopes.values()])
     validations, table_validations, assets = [], [], {}
     for spec in specs:
         table = spec["meta"]["table"]
@@ -587,11 +637,13 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
             _skipped_expectation(spec["expectations"][i], "needs " + ", ".join(
                 sorted(set(spec["expectations"][i]["meta"]["requires"]) - existing)) + ": skipped")
             for i in sorted(drop)]
+        partitions = scopes[spec["name"]][1] if spec["name"] in scopes else None
         for part, left_out in _parts(spec, mode, drop):
-            key, query = _asset_of(spec, mode, part)
+            key, query = _asset_of(spec, mode, part, prepared.scoped)
             batch = _batch_definition(datasource if query is None else batches, assets, key, query, table)
             name = spec["name"] if part == "rows" else f"{spec['name']}@table"
-            suite = context.suites.add(build_suite(gx, {**spec, "name": name}, whole=mode == "whole", drop=left_out))
+            suite = context.suites.add(build_suite(gx, {**spec, "name": name}, whole=mode == "whole", drop=left_out,
+                                                   partitions=partitions))
             target = table_validations if mode == "incremental" and query is None else validations
             target.append(context.validation_definitions.add(
                 gx.ValidationDefinition(name=f"{stage}:{name}", data=batch, suite=suite)))
@@ -609,11 +661,16 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
     return prepared
 
 
-def _batch_rows(conn, spec: dict, mode: str, batch_id: int | None) -> int:
-    """Rows of a suite's batch (its main part: in incremental mode the new rows, not the whole table)."""
+def _batch_rows(conn, spec: dict, mode: str, batch_id: int | None, scoped: dict[str, str]) -> int:
+    """Rows of a suite's batch (its main part: in incremental mode the new rows, not the whole table; for a
+    suite audited by partition the partitions it reads)."""
     from psycopg import sql
 
     from expectations import fragments
+
+    if spec["name"] in scoped:
+        return conn.execute(sql.SQL("select count(*) from ({}) as c").format(sql.SQL(scoped[spec["name"]]))
+                            ).fetchone()[0]
 
     if spec["meta"]["stage"] == "submission" or mode in ("batch", "incremental"):
         query = {"batch": fragments.batch_rows_sql(), "incremental": fragments.batch_rows_sql(),
@@ -689,11 +746,11 @@ def execute(prepared: Prepared, url: str | None = None, *, batch_id: int | None 
         # the registry snapshot the expanded queries read (one lookup once it is there; a database made
         # again under the same URL gets it again)
         fragments.ensure_registry(conn)
-        rows = {s["name"]: _batch_rows(conn, s, prepared.mode, batch_id) for s in prepared.specs}
+        rows = {s["name"]: _batch_rows(conn, s, prepared.mode, batch_id, prepared.scoped) for s in prepared.specs}
     suites: list[SuiteOutcome] = []
     run_id = docs_url = None
     results: list = []
-    notes = [s.skipped for s in prepared.skipped if s.skipped]
+    notes = [s.skipped for s in prepared.skipped if s.skipped] + prepared.notes
     empty = batch_id is not None and not any(rows.values())  # GX finds no batch in an empty partition
     runs = [(c, p) for c, p in ((None if empty else prepared.checkpoint,
                                  {BATCH_COLUMN: int(batch_id)} if batch_id is not None else None),
@@ -725,9 +782,10 @@ def execute(prepared: Prepared, url: str | None = None, *, batch_id: int | None 
 
 
 def run_stage(stage: str, url: str | None = None, *, submission_id: int | None = None,
-              suites: list[str] | None = None, docs: bool = True) -> RunOutcome:
+              suites: list[str] | None = None, docs: bool = True, unaudited_only: bool = False) -> RunOutcome:
     """Run one stage's checkpoint. `submission`: one submission's rows with `submission_id`, else all
-    current values (as the raw stage does); `publication`: the version LATEST names under PUBLISH_URL."""
+    current values (as the raw stage does); `publication`: the version LATEST names under PUBLISH_URL;
+    `unaudited_only`: see prepare_sql_stage."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
     start = time.monotonic()
@@ -741,7 +799,7 @@ def run_stage(stage: str, url: str | None = None, *, submission_id: int | None =
 
         with connect(url, autocommit=True) as conn:
             return run_batch_audit(conn, [submission_id], docs=docs, suites=suites)[int(submission_id)][0]
-    prepared = prepare_sql_stage(stage, url, suites=suites, docs=docs)
+    prepared = prepare_sql_stage(stage, url, suites=suites, docs=docs, unaudited_only=unaudited_only)
     outcome = execute(prepared, url)
     outcome.seconds = round(time.monotonic() - start, 3)
     return outcome
@@ -780,6 +838,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--json", action="store_true")
     m = sub.add_parser("marts", help="the marts gate: the build in marts_build, its verdict recorded for the "
                                      "switch into marts (python -m publish marts)")
+    m.add_argument("--full", action="store_true", help="every partition of the marts audited by partition, not "
+                                                       "only those written since the last passed gate")
     m.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "raw":
@@ -826,7 +886,7 @@ def _marts_gate_cli(args) -> int:
     from expectations.gate import QualityGateFailed, run_gate
 
     try:
-        doc = run_gate("warehouse")
+        doc = run_gate("warehouse", full=args.full)
     except QualityGateFailed as exc:
         print(json.dumps({"success": False, "error": str(exc)}, ensure_ascii=False) if args.json
               else f"GX marts gate: FAIL — {exc}")

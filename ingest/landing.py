@@ -43,6 +43,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config
+from core.faults import point
 from ingest.archive import atomic_copy, record_receipt, suffix
 from ingest.archive import keep as archive  # (tests replace it to fail the disk)
 from ingest.current import required_forms
@@ -444,6 +445,7 @@ def _audit_wave(conn, live: list[Work], audit) -> list[Work]:
     alone so that only the one at fault is an error (it stays pending, never current)."""
     from expectations.submission import new_findings
 
+    point("receive.loaded")
     try:
         found = audit(conn, [w.sid for w in live])
     except Exception as exc:

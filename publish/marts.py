@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from core.faults import point
 from core.marts import BUILD, PUBLISHED, STATE_SCHEMA, build_of, stamp
 from publish.columns import COLUMNS
 from publish.datasets import DATASETS
@@ -173,6 +174,7 @@ def publish_marts(url: str | None = None, *, now: datetime | None = None) -> dic
             conn.execute(sql.SQL("grant usage on schema {} to {}").format(
                 sql.Identifier(PUBLISHED), sql.Identifier(role)))
         states = _swap_state(conn)
+        point("marts.switch")
         at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
         _stamp(conn, PUBLISHED, {**built, "state": "published", "gx_run_id": gx_run, "published_at": at})
         _stamp(conn, BUILD, {"state": "retired", "build_id": published.get("build_id"), "retired_at": at})

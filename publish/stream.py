@@ -38,6 +38,7 @@ from pathlib import Path
 
 from psycopg import sql
 
+from core.faults import point
 from publish.datasets import Dataset
 from publish.export import Column, _arrow_type, _json_value
 
@@ -582,6 +583,7 @@ def write_files(conn, datasets: list[Dataset], staging: Path, limits: Limits) ->
         entries = write_dataset(conn, plan, staging, limits, workbook)
         files += entries
         catalogue[plan.dataset.name] = catalogue_entry(plan, entries)
+        point("publish.write")
     if workbook is not None:
         workbook.close()
         files.append(file_entry(staging, WORKBOOK_NAME, "*", workbook.rows))

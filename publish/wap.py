@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.faults import point
 from core.marts import PUBLISHED
 from core.marts import stamp as marts_stamp
 from publish.datasets import DATASETS, Dataset
@@ -92,8 +93,25 @@ def _staging(fs, root: str) -> Path:
         path = Path(root) / "v" / f".staging-{os.getpid()}"
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
+        _remove_dead_staging(path.parent)
         return path
     return Path(tempfile.mkdtemp(prefix="twotowns-publish-"))
+
+
+def _remove_dead_staging(versions: Path) -> None:
+    """The staging folders of publishers that died (killed mid-write: no `finally` ran) are removed by the
+    next run; a live publisher's (its process exists) is left alone. Readers never see them (not versions)."""
+    for path in versions.glob(".staging-*"):
+        pid = path.name.removeprefix(".staging-")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            log.info("removing %s, left by a publisher that died", path)
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
 
 
 def _place(fs, root: str, staging: Path, vdir: str, files: list[dict]) -> None:
@@ -168,6 +186,7 @@ def _publish(url: str, conn, *, dbt_invocation_id: str | None, gx_run_id: str | 
     audit(url, version, conn)
     for extra in audits:
         extra(f"{url.rstrip('/')}/v/{version}", manifest, conn)
+    point("publish.audited")
     _switch_latest(fs, root, version)
     log.info("published %s", version)
     if keep:

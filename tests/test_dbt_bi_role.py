@@ -248,3 +248,61 @@ def test_a_publication_run_holds_the_switch_off_until_it_is_done(built, publish_
         assert "result" not in done  # waiting, not switched
     thread.join(120)
     assert done["result"]["switched"]
+
+
+def _unaudited() -> set:
+    with connect() as conn:
+        return set(conn.execute("select county_code, year, quarter "
+                                "from incremental_state.marts_build__town_quarter_indicators__unaudited").fetchall())
+
+
+def _set_value(where: str, value: str) -> str:
+    """Set value_ytd of one fai row of a partition; return its old value (as text)."""
+    with connect(autocommit=True) as conn:
+        key = ("select town_code from marts_build.town_quarter_indicators where county_code = '330402' and "
+               f"{where} and indicator = 'fai' order by town_code limit 1")
+        old = conn.execute(f"select value_ytd::text from marts_build.town_quarter_indicators where {where} "
+                           f"and indicator = 'fai' and town_code = ({key})").fetchone()[0]
+        assert conn.execute(f"update marts_build.town_quarter_indicators set value_ytd = %s where {where} "
+                            f"and indicator = 'fai' and town_code = ({key})", (value,)).rowcount == 1
+    return old
+
+
+def test_the_marts_gate_audits_the_partitions_builds_wrote_since_its_last_pass(built, sample_dir):
+    """town_quarter_indicators is audited by partition: the gate reads the partitions dbt rewrote since the
+    last passed gate (a failed gate leaves them to the next one, even if the next build does not touch
+    them); `full` reads every partition."""
+    from expectations.gate import QualityGateFailed, run_gate
+    from ingest.landing import submit
+
+    _run("run")
+    run_gate("warehouse")
+    assert _unaudited() == set()  # a pass empties the set
+
+    assert submit(sample_dir / "330402_2017Q1.xlsx", write_feedback=False).status == "accepted"
+    _run("run")
+    new = {("330402", 2017, 1), ("330402", 2017, 2), ("330402", 2018, 1)}  # the quarter and those that follow it
+    assert _unaudited() == new
+    in_new = "year = 2017 and quarter = 1"
+    old = _set_value(in_new, "-1")  # what a faulty build would have written there
+    with pytest.raises(QualityGateFailed, match=r"marts_town_quarter_indicators\.between\.value_ytd"):
+        run_gate("warehouse")
+    _run("run")  # nothing changed: dbt rewrites no partition, the defect stays
+    assert _unaudited() == new  # ... and so do the partitions of the failed gate
+    with pytest.raises(QualityGateFailed, match=r"marts_town_quarter_indicators\.between\.value_ytd"):
+        run_gate("warehouse")
+    _set_value(in_new, old)
+    passed = run_gate("warehouse")
+    assert _unaudited() == set()
+    assert any("the 3 partitions of marts_build.town_quarter_indicators" in n for n in passed["notes"])
+
+    # a partition audited before is not read again by the gate, but by the full gate
+    outside = "year = 2016 and quarter = 1"
+    old = _set_value(outside, "-1")
+    try:
+        with pytest.raises(QualityGateFailed, match=r"marts_town_quarter_indicators\.between\.value_ytd"):
+            run_gate("warehouse", full=True)
+        assert _unaudited() == set()
+    finally:
+        _set_value(outside, old)
+    assert run_gate("warehouse", full=True)["success"]

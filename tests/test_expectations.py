@@ -69,8 +69,11 @@ def test_every_suite_loads_whole_in_every_mode():
     specs = load_suite_specs()
     assert {s["name"] for s in specs} == set().union(*STAGE_SUITES.values())
     for spec in specs:
+        partitions = "(select county_code, year, quarter from quality.p)" if spec["meta"].get("audit_by_partition") \
+            else None  # the relation of the partitions a suite audited by partition reads (runner.audited_partitions)
         for whole in (False, True):
-            assert len(build_suite(gx, spec, whole=whole).expectations) == len(spec["expectations"]) > 0
+            assert len(build_suite(gx, spec, whole=whole, partitions=partitions).expectations) \
+                == len(spec["expectations"]) > 0
 
 
 @pytest.mark.parametrize("stage", sorted(STAGE_SUITES))
@@ -138,6 +141,9 @@ QUERY_OK = "select * from {batch} where x < 0"
                                                         "join marts.x as x on true"}}, "warehouse", "alias"),
     ({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": "select * from {batch} where a = :x"}},
      "warehouse", "bind parameter"),
+    ({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": "select * from {batch} as b "
+                                                        "join @@audit_partitions@@ as p on p.year = b.year"}},
+     "warehouse", "audit_by_partition"),
     ({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": QUERY_OK}}, "submission",
      "finding_code"),
     ({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": QUERY_OK}, "severity": "warning",

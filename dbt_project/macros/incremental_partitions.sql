@@ -32,6 +32,14 @@
     incremental_state."<schema>__<table>__rebuilt"  the partitions the last build wrote
         (every partition after a full refresh): data tests of big tables restrict
         themselves to these (where: "__rebuilt_partitions__", see get_where_subquery).
+    incremental_state."<schema>__<table>__unaudited"  (a mart the GX marts gate checks
+        by partition: record_partition_inputs(..., audited_by_gate=true)) the partitions
+        written by any build since the last passed marts gate: each build adds what it
+        rebuilt, a full refresh replaces the set with every partition, and only a passed
+        gate empties it (expectations.gate). So a partition a build wrote whose gate
+        failed is audited again by the next gate even if the next build leaves it alone.
+        Like the other state tables it follows its table when publish.marts switches
+        marts_build and marts.
 -#}
 
 {% macro partition_state_relation(relation, suffix) -%}
@@ -117,14 +125,26 @@
 {%- endmacro %}
 
 {#- Post-hook: record what was rebuilt (from the previous record) and what the table is
-    now built from. -#}
-{% macro record_partition_inputs(inputs, follows=[]) -%}
+    now built from; with audited_by_gate, add what was rebuilt to what no gate has audited. -#}
+{% macro record_partition_inputs(inputs, follows=[], audited_by_gate=false) -%}
     {%- set state = partition_state_relation(this, 'inputs') -%}
     {%- set rebuilt = partition_state_relation(this, 'rebuilt') -%}
     create schema if not exists incremental_state;  -- made by on-run-start (dbt_project.yml): a no-op here
     drop table if exists {{ rebuilt }};
     create table {{ rebuilt }} as {{ affected_partitions(inputs, follows) }};
     create index on {{ rebuilt }} (county_code, year, quarter);
+    {%- if audited_by_gate %}
+    {%- set unaudited = partition_state_relation(this, 'unaudited') %}
+    create table if not exists {{ unaudited }} (
+        county_code text not null, year integer not null, quarter integer not null,
+        primary key (county_code, year, quarter));
+    {%- if not (is_incremental() and partition_state_exists()) %}
+    delete from {{ unaudited }};  -- a full refresh (or a first build): every partition is new
+    {%- endif %}
+    insert into {{ unaudited }} select distinct county_code, year, quarter from {{ rebuilt }}
+        on conflict do nothing;
+    analyze {{ unaudited }};
+    {%- endif %}
     drop table if exists {{ state }};
     create table {{ state }} as
         select county_code::text as county_code, year::integer as year, quarter::integer as quarter,
