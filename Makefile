@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: backup restore install demo test test-distributed test-fast lint bench bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
+.PHONY: backup restore install demo test test-distributed test-fast lint bench mutate bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
         samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
 
 install: $(STAMP) $(BENCHLIBS)/.installed
@@ -47,6 +47,9 @@ lint: install
 # (city ~5 min, province ~10 min, nation ~40 min on 2 cores; BENCH <name> <value> <unit> lines)
 bench: install
 	$(PY) -m scripts.bench --scale $(or $(SCALE),city)
+
+mutate: install  # bad input at volume: 10,000 mutated files through the reader and parser (~2 min)
+	$(PY) -m scripts.mutate --files $(or $(FILES),10000) --seed $(or $(SEED),1)
 
 bench-gx: install  # the GX audits on the sample and on 100 copies of it
 	$(PY) -m expectations.bench --factor 100

@@ -19,6 +19,8 @@ MAX_ROWS = 10_000
 MAX_COLS = 200
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # a zip bomb is refused before anything is unpacked
 SUFFIXES = (".xlsx", ".xls", ".csv")
+# what zipfile raises on a damaged or unsupported archive (a county's file; OSError stays the disk's)
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, RuntimeError)
 
 
 class Unreadable(Exception):
@@ -78,7 +80,7 @@ def read_head(path: Path, display_name: str | None = None, rows: int = 10) -> li
         try:
             with zipfile.ZipFile(path) as z:
                 unpacked = sum(i.file_size for i in z.infolist())
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (*ZIP_ERRORS, OSError) as exc:
             raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook") from exc
         if unpacked > MAX_UNPACKED_BYTES:
             raise Unreadable("文件解压后过大", "the workbook unpacks to more than 200 MB")
@@ -123,7 +125,7 @@ def _read_xlsx(path: Path) -> list[Sheet]:
             # calamine reads Excel error cells as empty: they must be errors, not "not reported"
             errors = any(b't="e"' in z.read(n) for n in names
                          if n.startswith("xl/worksheets/") and n.endswith(".xml"))
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged archive or a corrupt deflate stream
+    except ZIP_ERRORS as exc:  # a damaged archive, a corrupt deflate stream, an unsupported method or version
         raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook") from exc
     return _read_xlsx_openpyxl(path) if percent or errors else _read_xlsx_calamine(path)
 
@@ -132,21 +134,33 @@ _BUILTIN_PERCENT_FORMATS = {9, 10}
 
 
 def _uses_percent_format(styles_xml: bytes) -> bool:
-    """True if any cell style of the workbook is a percentage format."""
-    from xml.etree import ElementTree as ET
+    """True if any cell style of the workbook is a percentage format. Parsed with defusedxml, as openpyxl
+    parses every part once defusedxml is installed: a document type with entities (entity expansion, an
+    external entity: never written by Excel or WPS) is refused, not expanded."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml import ElementTree as ET
 
     from ingest.values import is_percent_format
 
     try:
         root = ET.fromstring(styles_xml)
-    except ET.ParseError:
+    except DefusedXmlException as exc:
+        raise Unreadable("工作簿的 XML 含实体声明（Excel/WPS 不会生成），不予读取，请重新另存为 .xlsx",
+                         "the workbook's XML declares entities (Excel and WPS never write them): not read; "
+                         "save it again as .xlsx") from exc
+    except ParseError:
         return True  # let openpyxl decide what it can read
     ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
     percent_ids = set(_BUILTIN_PERCENT_FORMATS)
-    for fmt in root.findall("m:numFmts/m:numFmt", ns):
-        if is_percent_format(fmt.get("formatCode", "")):
-            percent_ids.add(int(fmt.get("numFmtId", "-1")))
-    return any(int(xf.get("numFmtId", "0")) in percent_ids for xf in root.findall("m:cellXfs/m:xf", ns))
+    try:
+        for fmt in root.findall("m:numFmts/m:numFmt", ns):
+            if is_percent_format(fmt.get("formatCode", "")):
+                percent_ids.add(int(fmt.get("numFmtId", "-1")))
+        return any(int(xf.get("numFmtId", "0")) in percent_ids for xf in root.findall("m:cellXfs/m:xf", ns))
+    except ValueError:  # a style id that is not a number
+        return True
 
 
 def _read_xlsx_calamine(path: Path, nrows: int | None = None) -> list[Sheet]:
@@ -199,6 +213,11 @@ def _read_xlsx_openpyxl(path: Path) -> list[Sheet]:
                 rows.append(cells)
             _check_rows(ws.title, len(rows))
             sheets.append(Sheet(ws.title, _trim(rows), hidden=ws.sheet_state != "visible"))
+    except Unreadable:
+        raise
+    except Exception as exc:  # a sheet's XML is read lazily: damage shows here, not at load
+        raise Unreadable("文件已损坏或不是 Excel 工作簿",
+                         f"the file is damaged or not an Excel workbook ({type(exc).__name__})") from exc
     finally:
         wb.close()
     return sheets
@@ -215,31 +234,41 @@ def _read_xls(path: Path) -> list[Sheet]:
     import xlrd
 
     try:
-        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True,
+                                  logfile=io.StringIO())  # its warnings about damage: the finding says it
     except Exception as exc:
         raise Unreadable("文件已损坏、已加密或不是 Excel 97-2003 工作簿",
                          f"the file is damaged, encrypted or not an Excel 97-2003 workbook ({type(exc).__name__})") from exc
-    sheets = []
     try:
-        for idx in range(book.nsheets):
-            sh = book.sheet_by_index(idx)
-            _check_rows(sh.name, sh.nrows)
-            rows = []
-            for r in range(sh.nrows):
-                cells = []
-                for c in range(min(sh.ncols, MAX_COLS)):
-                    cell = sh.cell(r, c)
-                    fmt = "General"
-                    try:
-                        xf = book.xf_list[cell.xf_index]
-                        fmt = book.format_map[xf.format_key].format_str
-                    except (IndexError, KeyError, TypeError):
-                        pass
-                    cells.append(Cell(_xls_value(cell, book.datemode), fmt))
-                rows.append(cells)
-            sheets.append(Sheet(sh.name, _trim(rows), hidden=bool(getattr(sh, "visibility", 0))))
+        return _xls_sheets(book)
+    except Unreadable:
+        raise
+    except Exception as exc:  # sheets are read on demand: a damaged one raises here (xlrd's own types, struct)
+        raise Unreadable("文件已损坏、已加密或不是 Excel 97-2003 工作簿",
+                         f"the file is damaged, encrypted or not an Excel 97-2003 workbook ({type(exc).__name__})") from exc
     finally:
         book.release_resources()
+
+
+def _xls_sheets(book) -> list[Sheet]:
+    sheets = []
+    for idx in range(book.nsheets):
+        sh = book.sheet_by_index(idx)
+        _check_rows(sh.name, sh.nrows)
+        rows = []
+        for r in range(sh.nrows):
+            cells = []
+            for c in range(min(sh.ncols, MAX_COLS)):
+                cell = sh.cell(r, c)
+                fmt = "General"
+                try:
+                    xf = book.xf_list[cell.xf_index]
+                    fmt = book.format_map[xf.format_key].format_str
+                except (IndexError, KeyError, TypeError):
+                    pass
+                cells.append(Cell(_xls_value(cell, book.datemode), fmt))
+            rows.append(cells)
+        sheets.append(Sheet(sh.name, _trim(rows), hidden=bool(getattr(sh, "visibility", 0))))
     return sheets
 
 
@@ -262,7 +291,12 @@ def _xls_value(cell, datemode: int) -> object:
 
 def _decode(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Unreadable(f"文件以 UTF-8 标记开头，但第 {exc.start + 4} 个字节起不是 UTF-8 编码，请重新以 UTF-8 保存 CSV",
+                             f"the file starts with a UTF-8 mark but byte {exc.start + 4} on is not UTF-8; "
+                             "save the CSV as UTF-8 again") from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -283,10 +317,14 @@ def _read_csv(path: Path, name: str) -> Sheet:
     sample = "\n".join(first[:5])
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
     rows = []
-    for i, rec in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
-        if i >= MAX_ROWS + 1:
-            break
-        rows.append([Cell(v if v.strip() else None) for v in rec[:MAX_COLS]])
+    try:
+        for i, rec in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
+            if i >= MAX_ROWS + 1:
+                break
+            rows.append([Cell(v if v.strip() else None) for v in rec[:MAX_COLS]])
+    except csv.Error as exc:  # a NUL character, a field over the csv module's limit (128 KB)
+        raise Unreadable(f"CSV 文件第 {len(rows) + 1} 行无法读取（含空字符或单元格过长），请检查后重新导出",
+                         f"line {len(rows) + 1} of the CSV cannot be read ({exc}); export the CSV again") from exc
     _check_rows(name, len(rows))
     return Sheet(Path(name).stem, _trim(rows))
 
