@@ -14,6 +14,10 @@ Points:
     publish.write       publish.stream: the first dataset of a version is in the staging folder
     publish.audited     publish.wap: the version is written, audited, its manifest placed; LATEST not moved
     marts.switch        publish.marts: the schemas are renamed inside the switch's transaction, not committed
+    dbt.town_quarter_indicators
+                        a dbt post-hook of fct_town_quarter_indicators (macro fault_point): the model's rows
+                        and partition state written in its transaction, not committed; it waits there for
+                        an advisory lock the test holds (tests/processes.py)
 """
 
 from __future__ import annotations

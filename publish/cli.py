@@ -23,8 +23,12 @@ def cmd_run(args) -> int:
     overrides = {"partition_rows": args.partition_rows} if args.partition_rows is not None else {}
     if args.by_province:
         overrides["by_province"] = True
-    with connect() as conn:
-        result = publish(url, conn, limits=Limits.from_env(**overrides))
+    try:
+        with connect() as conn:
+            result = publish(url, conn, limits=Limits.from_env(**overrides))
+    except OSError as exc:  # the target's disk or quota (the database's errors are not OSError)
+        print(f"publish run: the publication could not be written, nothing was published ({exc})", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(result.__dict__, ensure_ascii=False, indent=2, default=str))
     else:

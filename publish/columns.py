@@ -65,6 +65,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "errors": ("错误数", "条"),
     "warnings": ("警告数", "条"),
     "file_sha256": ("文件 SHA-256", None),
+    "form": ("表号", None),
     "is_current": ("是否现行版本", None),
     "ended_by": ("终止依据", None),
     "consequence_year": ("考核结果年度", None),

@@ -66,11 +66,13 @@ def _existing_datasets(conn) -> list[Dataset]:
 
 
 def _current_submissions(conn) -> list[dict]:
-    """The current submission of every (county, period, form): the lineage of the publication."""
-    from ingest.current import CURRENT_FORMS_SQL
-
+    """The lineage of the publication: the current submission of every (county, period, form) in the build of
+    the published marts (marts.current_submissions), not in landing, which may already hold a decision that
+    build has not seen. Marts not built by dbt (a hand-made schema) have no lineage to give."""
+    if conn.execute(f"select to_regclass('{PUBLISHED}.current_submissions')").fetchone()[0] is None:
+        return []
     rows = conn.execute(f"select county_code, year, quarter, array_agg(form order by form), version, file_sha256 "
-                        f"from ({CURRENT_FORMS_SQL}) as c group by 1, 2, 3, 5, 6 order by 1, 2, 3, 4").fetchall()
+                        f"from {PUBLISHED}.current_submissions group by 1, 2, 3, 5, 6 order by 1, 2, 3, 4").fetchall()
     return [{"county_code": c, "period": f"{y}Q{q}", "forms": forms, "version": v, "file_sha256": s}
             for c, y, q, forms, v, s in rows]
 

@@ -33,8 +33,9 @@
         indexes=[{'columns': ['county_code', 'year', 'quarter']}],
         pre_hook=["{{ hash_joins_on_full_refresh() }}",
                   "{{ delete_affected_partitions(town_quarter_inputs(), ['next_year', 'next_quarter']) }}"],
-        post_hook="{{ record_partition_inputs(town_quarter_inputs(), ['next_year', 'next_quarter'],
-                                              audited_by_gate=true) }}",
+        post_hook=["{{ record_partition_inputs(town_quarter_inputs(), ['next_year', 'next_quarter'],
+                                               audited_by_gate=true) }}",
+                   "{{ fault_point('dbt.town_quarter_indicators') }}"],
     )
 }}
 
