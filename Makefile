@@ -48,7 +48,7 @@ lint: install
 bench: install
 	$(PY) -m scripts.bench --scale $(or $(SCALE),city)
 
-mutate: install  # bad input at volume: 10,000 mutated files through the reader and parser (~2 min)
+mutate: install  # bad input at volume: 10,000 mutated files through the reader and parser (~20 s)
 	$(PY) -m scripts.mutate --files $(or $(FILES),10000) --seed $(or $(SEED),1)
 
 bench-gx: install  # the GX audits on the sample and on 100 copies of it

@@ -8,6 +8,7 @@ read raises `Unreadable` with a reason the county can act on.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import zipfile
 import zlib
@@ -126,6 +127,11 @@ def _read_xlsx(path: Path) -> list[Sheet]:
             errors = any(b't="e"' in z.read(n) for n in names
                          if n.startswith("xl/worksheets/") and n.endswith(".xml"))
     except ZIP_ERRORS as exc:  # a damaged archive, a corrupt deflate stream, an unsupported method or version
+        raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook") from exc
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:  # the disk's error, not the file's
+            raise
+        # a damaged header points zipfile at an offset it cannot seek to
         raise Unreadable("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook") from exc
     return _read_xlsx_openpyxl(path) if percent or errors else _read_xlsx_calamine(path)
 

@@ -132,3 +132,17 @@ def test_xml_attacks_are_neither_expanded_nor_followed(sample_dir, tmp_path, rea
     text = repr(result.to_dict())
     assert SECRET not in text
     assert "lollollol" not in text
+
+
+def test_a_zip_whose_directory_points_before_the_file_is_unreadable_not_an_incident(sample_dir, tmp_path):
+    """Found by the campaign (seed 1): a flipped bit in the end record moves every local header to a
+    negative offset, and zipfile's seek fails with EINVAL, an OSError the ingest would take for the disk's."""
+    data = bytearray((sample_dir / BASE).read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    directory = int.from_bytes(data[end + 16:end + 20], "little")
+    data[end + 16:end + 20] = (directory | 1 << 30).to_bytes(4, "little")  # bit 30 of its offset flipped
+    path = tmp_path / BASE
+    path.write_bytes(bytes(data))
+    result = parse_report(path)
+    assert result.status == "refused"
+    assert [f.code for f in result.findings if f.severity == "error"] == ["file.unreadable"]
