@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,15 +73,38 @@ class DbtResult:
     invocation_id: str | None = None
 
 
+# A dbt invocation that reads the warehouse holds this advisory lock (exclusive) from start to end; the ingest
+# takes it shared in every decision's transaction (ingest.landing). So a build sees exactly the decisions
+# committed before it started: one decided meanwhile waits for the build to end (its asset event then starts
+# the next build), instead of being seen by the models built after it and not by those built before.
+BUILD_LOCK = "twotowns: a dbt invocation is reading landing"
+_READING = {"build", "run", "test", "seed", "snapshot"}
+
+
+@contextmanager
+def holding_the_build_lock(url: str | None = None):
+    """The build lock for the duration of the block (see BUILD_LOCK), on a connection of its own."""
+    from core.warehouse import connect
+
+    with connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (BUILD_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (BUILD_LOCK,))
+
+
 def run_dbt(args: list[str], url: str | None = None, quiet: bool = False) -> DbtResult:
-    """Invoke dbt in-process (dbtRunner) with the project and profile set up."""
+    """Invoke dbt in-process (dbtRunner) with the project and profile set up; a command that reads the
+    warehouse runs under the build lock (BUILD_LOCK)."""
     os.environ.update(dbt_env(url))
     from dbt.cli.main import dbtRunner
 
     cli_args = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if quiet:
         cli_args = ["--quiet", *cli_args]
-    res = dbtRunner().invoke(cli_args)
+    with holding_the_build_lock(url) if _READING & set(args[:1]) else nullcontext():
+        res = dbtRunner().invoke(cli_args)
     result = DbtResult(success=bool(res.success), command=["dbt", *args])
     run_results = getattr(res, "result", None)
     for node_result in getattr(run_results, "results", None) or []:

@@ -20,7 +20,8 @@ replaces it before GX sees the query. Two kinds:
   in the marts gate the partitions no passed gate has audited yet, else every one;
 - what is current: `@@current_values@@` (the values of the current accepted
   submission of every (county, period, form), the rule of ingest/current.py and
-  of the dbt model int_submissions_current) and `@@context@@` (the batch's rows
+  of the dbt model int_submissions_current; in the marts gate the current
+  submissions the last build read, from that model's table) and `@@context@@` (the batch's rows
   together with the current values of the neighbouring periods that the batch
   does not supersede: what becomes current if the batch is accepted). Every
   batch has a column `audit_sid`, and so has the context: the submission whose
@@ -209,6 +210,17 @@ def current_values_sql() -> str:
     )
 
 
+def built_values_sql() -> str:
+    """SELECT of the current values as the last dbt build read them: the values of the current submission of
+    each (county, period, form) in intermediate.int_submissions_current. What the marts of that build must
+    agree with, whatever was decided since (and as of the build's as_of_date)."""
+    return (
+        f"select v.{_VALUE_COLUMNS.replace(', ', ', v.')} "
+        "from raw.report_values as v "
+        "join intermediate.int_submissions_current as sc on sc.submission_id = v.submission_id and sc.form = v.form"
+    )
+
+
 def whole_batch_sql() -> str:
     """The batch of the full raw gate: every current value, all of one history (audit_sid 0)."""
     return f"select cv.*, cast(0 as bigint) as audit_sid from ({current_values_sql()}) as cv"
@@ -301,11 +313,12 @@ def context_sql(whole: bool) -> str:
 PARTITIONS = "audit_partitions"
 
 
-def expand(query: str, *, whole: bool = False, partitions: str | None = None) -> str:
+def expand(query: str, *, whole: bool = False, partitions: str | None = None, built: bool = False) -> str:
     """Replace every @@fragment@@ of a query; unknown names raise KeyError. `partitions`: the relation
     (county_code, year, quarter) of the partitions a suite audits, for `@@audit_partitions@@` (suites with
-    meta.audit_by_partition, see runner.audited_partitions)."""
-    fragments = {**registry_fragments(), "current_values": f"({current_values_sql()})",
+    meta.audit_by_partition, see runner.audited_partitions). `built` (the marts gate): `@@current_values@@`
+    are those the last dbt build read (built_values_sql), not those of landing now."""
+    fragments = {**registry_fragments(), "current_values": f"({built_values_sql() if built else current_values_sql()})",
                  "context": context_sql(whole)}
     if partitions is not None:
         fragments[PARTITIONS] = partitions

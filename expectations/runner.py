@@ -278,7 +278,8 @@ def build_suite(gx, spec: dict, *, whole: bool = False, drop: set[int] = frozens
         exp = copy.deepcopy(exp)
         query = exp["kwargs"].get("unexpected_rows_query")
         if query is not None:
-            exp["kwargs"]["unexpected_rows_query"] = fragments.expand(query, whole=whole, partitions=partitions)
+            exp["kwargs"]["unexpected_rows_query"] = fragments.expand(query, whole=whole, partitions=partitions,
+                                                                      built=spec["meta"]["stage"] == "warehouse")
         meta = exp.setdefault("meta", {})
         meta["suite_index"] = i
         expectations.append(exp)

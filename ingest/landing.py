@@ -43,6 +43,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config
+from core.dbt import BUILD_LOCK
 from core.faults import point
 from ingest.archive import atomic_copy, record_receipt, suffix
 from ingest.archive import keep as archive  # (tests replace it to fail the disk)
@@ -292,6 +293,7 @@ def _validate(conn, w: Work) -> None:
                                       deadline=report.period.deadline.isoformat()))
     if any(f.severity == ERROR for f in w.findings):
         with conn.transaction():
+            _after_builds(conn)
             _forget_replaced(conn, [w])
             sid = _insert_submission(conn, *_fields(w), status="refused")
             _record_findings(conn, sid, w.findings)
@@ -373,7 +375,15 @@ def _forget_replaced(conn, works: list[Work]) -> None:
             forget_submission(conn, w.replaces)
 
 
+def _after_builds(conn) -> None:
+    """Every decision (accepted, refused at once or after its audit, a replaced version forgotten) waits, in
+    its transaction, for a dbt invocation that is reading landing (core.dbt.BUILD_LOCK): a build sees the
+    decisions committed before it started, never one made while it runs."""
+    conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s))", (BUILD_LOCK,))
+
+
 def _decide_set(conn, works: list[Work]) -> list[SubmitResult]:
+    _after_builds(conn)
     _forget_replaced(conn, works)
     refused = [w for w in works if any(f.severity == ERROR for f in w.findings)]
     accepted = [w for w in works if not any(f.severity == ERROR for f in w.findings)]

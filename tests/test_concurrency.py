@@ -6,12 +6,15 @@ inputs, never of who was first.
   advisory lock, so the later-numbered, current one is the same whichever decision commits first.
 - A publication while dbt builds: it reads `marts` (the audited set BI reads), never `marts_build`
   where dbt writes: its content is the same as before the build started.
+- A report decided while dbt builds: the decision waits for the build (core.dbt.BUILD_LOCK), so a build
+  holds exactly the decisions committed before it started, and the next build the rest.
 (The switch against a publication run: tests/test_dbt_bi_role.py.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import openpyxl
@@ -94,3 +97,50 @@ def test_a_publication_during_a_build_publishes_what_bi_reads(warehouse, sample_
     out, err = finish(build, 600)
     assert build.returncode == 0, out[-3000:]
     assert read_latest(during.as_uri())["content_sha256"] == read_latest(before.as_uri())["content_sha256"]
+
+
+def test_a_submission_decided_during_a_build_waits_for_it(warehouse, sample_dir, tmp_path, publish_built_marts):
+    """A decision takes the build lock shared (core.dbt.BUILD_LOCK), a build holds it: a report decided
+    while dbt builds waits, so that build (models before and after it alike) has none of it, passes its
+    gate, even the full one, and the next build has all of it, equal to a full refresh."""
+    from core.dbt import run_dbt
+    from expectations.gate import run_gate
+    from ingest.landing import submit
+    from publish.marts import publish_marts
+
+    for path in sorted(sample_dir.glob("330424_2016Q[12].xlsx")):
+        assert submit(path, write_feedback=False).status == "accepted"
+    assert run_dbt(["seed"]).success and run_dbt(["run"]).success
+    publish_built_marts()
+    report = sample_dir / "330424_2016Q3_更正.xlsx"  # (the first Q3 of the sample is refused)
+    sha = hashlib.sha256(report.read_bytes()).hexdigest()
+
+    def known(schema: str) -> tuple[int, int]:
+        with connect() as conn:
+            return conn.execute(
+                f"select (select count(*) from {schema}.submissions where file_sha256 = %s), "
+                f"(select count(*) from {schema}.town_quarter_indicators where source_file_sha256 = %s)",
+                (sha, sha)).fetchone()
+
+    with dbt_build_held_at_town_facts(None, tmp_path) as build:
+        proc = start(["ingest", "submit", str(report)], None, tmp_path)
+        with connect(autocommit=True) as conn:
+            waiting = ("select exists (select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like "
+                       "'%pg_advisory_xact_lock_shared(hashtext($1))%')")  # the ingest's; dbt's names its point
+            deadline = time.monotonic() + 300
+            while not conn.execute(waiting).fetchone()[0]:
+                assert proc.poll() is None and time.monotonic() < deadline, finish(proc)
+                time.sleep(0.05)
+            assert conn.execute("select count(*) from landing.submissions where file_sha256 = %s and "
+                                "status = 'pending'", (sha,)).fetchone()[0] == 1  # loaded, its decision waits
+    finish(build, 600)
+    assert build.returncode == 0
+    out, err = finish(proc, 300)
+    assert proc.returncode == 0, err[-3000:]
+    assert known("marts_build") == (0, 0)  # the build has none of it
+    run_gate("warehouse", full=True)  # and agrees with what it read
+    assert publish_marts()["switched"]
+    assert run_dbt(["run"]).success  # the next build, which the decision's asset event starts
+    publish_built_marts()
+    submitted, values = known("marts")
+    assert submitted == 1 and values > 0
