@@ -318,3 +318,21 @@ def test_the_entry_points_do_not_import_gx_until_they_run():
             "print('great_expectations' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_a_bare_verdict_of_a_query_check_counts_the_rows_without_fetching_them():
+    """expectations/custom.py: GX's unexpected_rows_expectation ran its query twice (a count, then the rows)
+    even for BOOLEAN_ONLY, which never reports the rows (45 s each at nation scale for the reconciliation)."""
+    _gx()
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    from expectations.custom import ROWS_METRIC, UnexpectedRowsExpectation
+
+    assert get_expectation_impl("unexpected_rows_expectation") is UnexpectedRowsExpectation
+    check = UnexpectedRowsExpectation(unexpected_rows_query="select * from {batch} where x < 0")
+    bare = check.get_validation_dependencies(runtime_configuration={"result_format": "BOOLEAN_ONLY"})
+    detail = check.get_validation_dependencies(runtime_configuration={"result_format": "SUMMARY"})
+    assert set(bare.metric_configurations) == {"unexpected_rows_query.row_count"}
+    assert set(detail.metric_configurations) == {"unexpected_rows_query.row_count", ROWS_METRIC}
+    assert check._validate({"unexpected_rows_query.row_count": 0}) == {"success": True}
+    assert check._validate({"unexpected_rows_query.row_count": 2}) == {"success": False}
