@@ -602,18 +602,9 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
     (see Prepared). Batches are chosen at run time by the batch parameter `audit_batch_id`.
     `unaudited_only` (the marts gate): suites audited by partition read only the partitions written since
     the last passed gate (audited_partitions)."""
-    from core.warehouse import connect
-
     mode = "batch" if per_submission else "incremental" if incremental else "whole"
     specs = load_suite_specs(stage, suites)
-    needed = {s["meta"]["table"] for s in specs} | {
-        t for s in specs for e in s["expectations"] for t in (e.get("meta") or {}).get("requires") or ()}
-    scopes = {}
-    with connect(url) as conn:
-        existing = _existing_tables(conn, needed)
-        for spec in specs:
-            if spec["meta"].get("audit_by_partition") and spec["meta"]["table"] in existing:
-                scopes[spec["name"]] = audited_partitions(conn, spec, unaudited_only)
+    existing, scopes = _what_exists(specs, url, unaudited_only)
     gx = _gx()
     docs_dir = docs_root() / stage if docs else None
     context = new_context(gx, docs_dir)
@@ -651,15 +642,36 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
             prepared.parts.setdefault(spec["name"], []).append(name)
             prepared.part_expectations[name] = [i for i in range(len(spec["expectations"])) if i not in left_out]
         prepared.specs.append(spec)
+    _add_checkpoints(gx, prepared, validations, table_validations)
+    return prepared
+
+
+def _what_exists(specs: list[dict], url: str | None, unaudited_only: bool) -> tuple[set[str], dict]:
+    """The tables the suites read that exist, and the scope of each suite audited by partition
+    (audited_partitions)."""
+    from core.warehouse import connect
+
+    needed = {s["meta"]["table"] for s in specs} | {
+        t for s in specs for e in s["expectations"] for t in (e.get("meta") or {}).get("requires") or ()}
+    with connect(url) as conn:
+        existing = _existing_tables(conn, needed)
+        scopes = {spec["name"]: audited_partitions(conn, spec, unaudited_only) for spec in specs
+                  if spec["meta"].get("audit_by_partition") and spec["meta"]["table"] in existing}
+    return existing, scopes
+
+
+def _add_checkpoints(gx, prepared: Prepared, validations: list, table_validations: list) -> None:
+    """The stage's checkpoint (and, incremental, the one of its whole-table parts), in the result format of
+    the mode: one scan first where failures are explained in a second pass (ONE_SCAN)."""
+    stage, mode = prepared.stage, prepared.mode
     if mode != "batch":
         prepared.detail_format = _result_format(stage, mode)
     for name, vals in ((f"{stage}_audit", validations), (f"{stage}_audit_tables", table_validations)):
         if vals:
-            checkpoint = context.checkpoints.add(gx.Checkpoint(
+            checkpoint = prepared.context.checkpoints.add(gx.Checkpoint(
                 name=name, validation_definitions=vals,
                 result_format=ONE_SCAN if prepared.detail_format else _result_format(stage, mode)))
             setattr(prepared, "checkpoint" if vals is validations else "table_checkpoint", checkpoint)
-    return prepared
 
 
 def _batch_rows(conn, spec: dict, mode: str, batch_id: int | None, scoped: dict[str, str]) -> int:

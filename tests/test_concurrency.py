@@ -14,12 +14,11 @@ inputs, never of who was first.
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import openpyxl
 import pytest
-from processes import dbt_build_held_at_town_facts, finish, start, stopped_at
+from processes import dbt_build_held_at_town_facts, finish, start, stopped_at, wait_for
 
 from core.warehouse import connect
 
@@ -127,10 +126,7 @@ def test_a_submission_decided_during_a_build_waits_for_it(warehouse, sample_dir,
         with connect(autocommit=True) as conn:
             waiting = ("select exists (select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like "
                        "'%pg_advisory_xact_lock_shared(hashtext($1))%')")  # the ingest's; dbt's names its point
-            deadline = time.monotonic() + 300
-            while not conn.execute(waiting).fetchone()[0]:
-                assert proc.poll() is None and time.monotonic() < deadline, finish(proc)
-                time.sleep(0.05)
+            wait_for(proc, lambda: conn.execute(waiting).fetchone()[0], "the decision waiting for the build")
             assert conn.execute("select count(*) from landing.submissions where file_sha256 = %s and "
                                 "status = 'pending'", (sha,)).fetchone()[0] == 1  # loaded, its decision waits
     finish(build, 600)
