@@ -45,8 +45,8 @@ import re
 from datetime import date
 from pathlib import Path
 
-from ingest import registry
-from ingest.membership import effective_periods
+from core import registry
+from core.membership import effective_periods
 
 FRAGMENT = re.compile(r"@@([a-z_]+)@@")
 
@@ -83,7 +83,7 @@ REGISTRY = {
     "effective_memberships": (("town_code", "programme", "tier", "valid_from", "valid_to"),
                               ("text", "text", "text", "date", "date")),
     "counties": (("county_code", "name_zh"), ("text", "text")),
-    # form -> programme of its towns (ingest.registry.FORM_PROGRAMME)
+    # form -> programme of its towns (core.registry.FORM_PROGRAMME)
     "form_programmes": (("form", "programme"), ("text", "text")),
     # value indicator -> the growth rate reported for it (seed indicator_reported_growth)
     "reported_growth": (("form", "indicator", "growth_indicator"), ("text", "text", "text")),
@@ -129,7 +129,7 @@ def registry_rows(seeds_dir: Path) -> dict[str, list[tuple]]:
         "memberships": [(r["town_code"], r["programme"], r["tier"], date.fromisoformat(r["valid_from"]),
                          date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
                         for r in _read("memberships.csv", seeds_dir)],
-        # the periods as the recorded decisions leave them (the one membership definition, ingest.membership)
+        # the periods as the recorded decisions leave them (the one membership definition, core.membership)
         "effective_memberships": [(m.town_code, m.programme, m.tier, m.valid_from, m.valid_to)
                                   for m in effective_periods(seeds_dir)],
         "counties": [(r["county_code"], r["name_zh"]) for r in _read("counties.csv", seeds_dir)],

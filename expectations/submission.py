@@ -202,7 +202,7 @@ def _number(value: object) -> object:
 
 
 def _facts(row: dict, meta: dict, kwargs: dict) -> dict:
-    from ingest import registry
+    from core import registry
 
     facts = {k: _number(v) for k, v in row.items()}
     for alias, source in (meta.get("facts") or {}).items():

@@ -120,7 +120,7 @@ def cmd_list(args) -> int:
         sql += " and county_code = %s"
         params.append(args.county)
     if args.period:
-        from ingest.periods import find_period
+        from core.periods import find_period
 
         p = find_period(args.period)
         if p is None:
@@ -129,8 +129,8 @@ def cmd_list(args) -> int:
         sql += " and year = %s and quarter = %s"
         params += [p.year, p.quarter]
     sql += " order by county_code, year, quarter, received_at, submission_id"
+    from core.periods import Period
     from ingest.current import missing_forms
-    from ingest.periods import Period
 
     with connect() as conn:
         ensure_schema(conn)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest import registry
-from ingest.periods import Period
+from core import registry
+from core.periods import Period
 
 # One row per (county_code, year, quarter, form) with its current submission.
 CURRENT_FORMS_SQL = """

@@ -9,8 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core import config
-from ingest import registry
+from core import config, registry
 from ingest.findings import ERROR, WARNING, count
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")

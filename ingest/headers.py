@@ -7,8 +7,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-from ingest.registry import Indicator, form_indicators
-from ingest.text import normalize
+from core.registry import Indicator, form_indicators
+from core.text import normalize
 
 CODE_HEADERS = {"代码", "编码", "单位代码", "小镇代码", "镇代码", "乡镇代码", "行政区划代码", "code"}
 NAME_HEADERS = {"名称", "单位名称", "小镇名称", "镇名称", "乡镇名称", "名字", "县(市、区)", "县(市,区)", "name"}

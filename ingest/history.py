@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from ingest import registry
+from core import registry
 from ingest.current import CURRENT_FORMS_SQL
 from ingest.findings import Finding, finding
 from ingest.parse import Report, Value

@@ -14,7 +14,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from ingest import registry
+from core import registry
+from core.periods import Period, PeriodError, find_period
+from core.registry import FORM_PROGRAMME, Indicator
+from core.text import normalize
 from ingest.current import required_forms
 from ingest.findings import ERROR, Finding, finding
 from ingest.headers import (
@@ -26,10 +29,7 @@ from ingest.headers import (
     unit_factor,
     unit_in_brackets,
 )
-from ingest.periods import Period, PeriodError, find_period
 from ingest.reader import Cell, Sheet, Unreadable, read_file
-from ingest.registry import FORM_PROGRAMME, Indicator
-from ingest.text import normalize
 from ingest.values import decimals, parse_value
 
 FORM_LABELS = {"LZ-0": "县域指标", "LZ-1": "特色小镇", "LZ-2": "小城市培育试点镇"}

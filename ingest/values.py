@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ingest.text import normalize
+from core.text import normalize
 
 NOT_REPORTED = {"", "-", "—", "－", "--", "/", "无", "——", "－－"}
 _EXCEL_ERRORS = {"#DIV/0!", "#REF!", "#VALUE!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA", "#ERROR"}

@@ -12,7 +12,7 @@ the same five tables in schema `seeds`, as dbt loaded them at the last build. A 
 lacks is taken as empty, and the report says so (then everything shows as new).
 
 Membership on a day is THE definition, the dbt macro dbt_project/macros/members_on.sql: for the
-after-state ingest.membership evaluates it in SQLite over the CSV files; for the before-state the
+after-state core.membership evaluates it in SQLite over the CSV files; for the before-state the
 same macro text is rendered with jinja2 for PostgreSQL over the `seeds.*` tables, the days being a
 bound date array. No copy of the rule is written here. Where a membership's effective end is needed
 (the `towns` dataset), it is found by asking the macro on the candidate days (the registry's
@@ -90,9 +90,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core import membership
 from core.config import seeds_dir as configured_seeds_dir
-from ingest import membership
-from ingest.membership import Membership
+from core.membership import Membership
 
 REGISTRY = ("towns", "memberships", "decisions", "decision_actions", "annual_tasks")
 KINDS = {

@@ -11,7 +11,7 @@ For each county and the period whose deadline has passed:
 | `missing` | nothing received | yes |
 
 Each county's status also names the member towns its report must hold for the period (the
-one membership definition, ingest.registry.members: the registry's lists less what recorded
+one membership definition, core.registry.members: the registry's lists less what recorded
 decisions ended, on the quarter's last day) and, against the quarter before, the towns that
 join (new members: they must be reported from this period) and those that leave (ended
 memberships: they must not be reported), so that a reminder chases new members too and the
@@ -32,10 +32,9 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core import config
-from ingest import registry
+from core import config, registry
+from core.periods import Period, find_period
 from ingest.current import required_forms
-from ingest.periods import Period, find_period
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 NEEDS_REMINDER = ("incomplete", "refused", "missing")

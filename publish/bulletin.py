@@ -31,7 +31,7 @@ from fractions import Fraction
 from itertools import zip_longest
 from pathlib import Path
 
-from ingest.periods import Period, find_period
+from core.periods import Period, find_period
 
 # Presentation only (no policy): reading order of groups, Chinese for status codes the marts publish.
 PROGRAMME_ORDER = ("characteristic", "pilot")

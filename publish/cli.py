@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_diff)
     args = parser.parse_args(argv)
     if getattr(args, "period", None):
-        from ingest.periods import find_period
+        from core.periods import find_period
 
         if find_period(args.period) is None:
             parser.error(f"not a period: {args.period}")

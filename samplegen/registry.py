@@ -1,7 +1,7 @@
 """The programme registry and indicator catalogue, read from the project's dbt seeds.
 
 Who is a member when is not decided here: the sample uses THE membership definition,
-the dbt macro members_on evaluated over the same seeds (ingest.membership), so the
+the dbt macro members_on evaluated over the same seeds (core.membership), so the
 generator, ingest and the warehouse agree on which towns report in which quarter."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.config import SEEDS_DIR
 from core.config import seeds_dir as configured_seeds_dir
-from ingest.membership import memberships_on
+from core.membership import memberships_on
 from samplegen.periods import Period
 
 FORMS = ("LZ-0", "LZ-1", "LZ-2")

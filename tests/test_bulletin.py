@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from core import config
-from ingest.periods import Period
+from core.periods import Period
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

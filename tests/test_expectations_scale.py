@@ -328,8 +328,8 @@ def test_the_registry_snapshot_is_copied_once_per_version_of_the_seeds(conn, tmp
     import shutil
 
     from core.config import seeds_dir
+    from core.membership import effective_periods
     from expectations import fragments
-    from ingest.membership import effective_periods
 
     seeds = tmp_path / "seeds"
     shutil.copytree(seeds_dir(), seeds)

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from core.periods import Period, PeriodError, find_period
 from ingest.headers import match_header, unit_factor
-from ingest.periods import Period, PeriodError, find_period
 from ingest.values import parse_value
 
 
@@ -126,15 +126,15 @@ def test_prior_differs_beyond_the_tolerance(reported, accepted, differs):
 
 def _find_county_by_scanning(text: str) -> set[str]:
     """The definition find_county implements: every county whose code, name or short name is in the text."""
-    from ingest import registry
-    from ingest.text import normalize
+    from core import registry
+    from core.text import normalize
 
     s = normalize(text)
     return {c.code for c in registry.counties() if c.code in s or c.name_zh in s or c.short_name in s}
 
 
 def test_find_county_finds_what_scanning_every_county_finds():
-    from ingest import registry
+    from core import registry
     from ingest.parse import find_county
 
     counties = registry.counties()

@@ -13,12 +13,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from core import registry
 from core.config import SEEDS_DIR
-from ingest import registry
+from core.membership import members_on_sql, memberships_on
+from core.periods import Period
 from ingest.current import required_forms
-from ingest.membership import members_on_sql, memberships_on
 from ingest.parse import parse_report
-from ingest.periods import Period
 from samplegen import PERIODS, load_sample
 
 BASE = "330402_2016Q3.xlsx"  # 南湖区: CT-330402-01..03 (LZ-1 rows 4-6, 合计 row 7) and PT-330402101 (LZ-2)
@@ -160,7 +160,7 @@ def test_effective_periods_agree_with_the_macro_on_every_quarter_end():
     memberships the macro finds on each quarter end from 2013 to 2019."""
     from datetime import date
 
-    from ingest.membership import effective_periods, memberships_on
+    from core.membership import effective_periods, memberships_on
 
     periods = effective_periods()
     ends = {(m.town_code, m.list_name): m.valid_to for m in periods}

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import pytest
 
-from ingest.periods import Period
+from core.periods import Period
 from ops import cli, reminders
 
 # --------------------------------------------------------------------------- periods and plans

@@ -103,13 +103,13 @@ def test_the_scaled_registry_obeys_the_registry_rules(scale, tmp_path):
 
 def test_who_reports_is_the_membership_macro(small):
     """The generator's member mask (what the history and the 2024Q4 files hold) is the dbt macro members_on."""
-    from ingest.membership import memberships_on
+    from core.membership import memberships_on
 
     reg = build_registry(SCALES["small"])
     for programme in ("characteristic", "pilot"):
         towns, member, _ = member_mask(reg, programme)
         for year, quarter in PERIODS:
-            from ingest.periods import Period
+            from core.periods import Period
 
             day = Period(year, quarter).end
             macro = {m.town_code for m in memberships_on(day, small / "seeds") if m.programme == programme}

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.config import seeds_dir as configured_seeds_dir
-from ingest.membership import Membership, member_codes, memberships_on
+from core.membership import Membership, member_codes, memberships_on
 
 FORMS = ("LZ-0", "LZ-1", "LZ-2")
 FORM_PROGRAMME = {"LZ-1": "characteristic", "LZ-2": "pilot"}
@@ -144,7 +144,7 @@ def membership_on(town_code: str, at: date, programme: str | None = None,
 def members(county_code: str, programme: str, at: date, seeds_dir: Path | None = None) -> list[Town]:
     """Towns of the county that are members of the programme on date `at`, sorted by code.
 
-    Membership is the dbt macro members_on (ingest/membership.py): the registry's lists
+    Membership is the dbt macro members_on (core/membership.py): the registry's lists
     less those a recorded decision has ended; `seeds_dir` holds the seeds it reads."""
     seeds = folder(seeds_dir)
     codes = member_codes(at, programme, seeds)
