@@ -13,7 +13,6 @@ The seeds folder is an argument; without one it is `core.config.seeds_dir()`
 
 from __future__ import annotations
 
-import csv
 import functools
 import sqlite3
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import jinja2
 
+from core import seeds
 from core.config import DBT_PROJECT_DIR
 from core.config import seeds_dir as configured_seeds_dir
 
@@ -54,10 +54,8 @@ def _cell(text: str | None) -> str | int | None:
 
 
 def _load_seed(db: sqlite3.Connection, table: str, path: Path) -> None:
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        rows = [[_cell(v) for v in row] for row in reader if any(v.strip() for v in row)]
+    header, recs = seeds.records(path)
+    rows = [[_cell(v) for v in cells] for _, cells in recs]
     columns = ", ".join(f'"{c}"' for c in header)  # seed column names, not data
     db.execute(f'create table "{table}" ({columns})')
     marks = ", ".join("?" * len(header))

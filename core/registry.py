@@ -8,18 +8,14 @@ else dbt_project/seeds), read when called. The caches are keyed by the folder.
 
 from __future__ import annotations
 
-import csv
 import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from core.config import seeds_dir as configured_seeds_dir
+from core import seeds
 from core.membership import Membership, member_codes, memberships_on
-
-FORMS = ("LZ-0", "LZ-1", "LZ-2")
-FORM_PROGRAMME = {"LZ-1": "characteristic", "LZ-2": "pilot"}
 
 
 @dataclass(frozen=True)
@@ -52,16 +48,11 @@ class Town:
     programme: str
 
 
-def folder(seeds_dir: Path | str | None = None) -> Path:
-    """The seeds folder to read: the one given, else the configured one (core.config.seeds_dir)."""
-    if seeds_dir is None:
-        return configured_seeds_dir()
-    return seeds_dir if isinstance(seeds_dir, Path) else Path(seeds_dir)  # the same object keeps its hash
+folder = seeds.folder
 
 
 def _read(name: str, seeds_dir: Path | None = None) -> list[dict[str, str]]:
-    with open(folder(seeds_dir) / name, encoding="utf-8-sig", newline="") as f:
-        return list(csv.DictReader(f))
+    return seeds.rows(name, seeds_dir)
 
 
 def indicators(seeds_dir: Path | None = None) -> tuple[Indicator, ...]:
@@ -84,6 +75,26 @@ def _indicators(seeds_dir: Path) -> tuple[Indicator, ...]:
             parent=r["parent"] or None,
         ))
     return tuple(out)
+
+
+def forms(seeds_dir: Path | None = None) -> tuple[str, ...]:
+    """The report forms of the catalogue (LZ-0 the county's own, then one per programme), sorted."""
+    return tuple(sorted({i.form for i in indicators(seeds_dir)}))
+
+
+def form_programmes(seeds_dir: Path | None = None) -> dict[str, str]:
+    """form -> the programme whose member towns it reports (seed programme_forms; LZ-0 has none)."""
+    return _form_programmes(folder(seeds_dir))
+
+
+@functools.cache
+def _form_programmes(seeds_dir: Path) -> dict[str, str]:
+    return {r["form"]: r["programme"] for r in _read("programme_forms.csv", seeds_dir)}
+
+
+def programme_names(seeds_dir: Path | None = None) -> dict[str, str]:
+    """programme -> its Chinese name (seed programmes)."""
+    return {r["programme"]: r["name_zh"] for r in _read("programmes.csv", seeds_dir)}
 
 
 def form_indicators(form: str, seeds_dir: Path | None = None) -> tuple[Indicator, ...]:

@@ -38,14 +38,13 @@ colons escaped for SQLAlchemy's text()).
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import re
 from datetime import date
 from pathlib import Path
 
-from core import registry
+from core import registry, seeds
 from core.membership import effective_periods
 
 FRAGMENT = re.compile(r"@@([a-z_]+)@@")
@@ -55,8 +54,7 @@ _VALUE_COLUMNS = ("submission_id, county_code, year, quarter, form, town_code, i
 
 
 def _read(name: str, seeds_dir: Path) -> list[dict[str, str]]:
-    with open(seeds_dir / name, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+    return seeds.rows(name, seeds_dir)
 
 
 def literal(value: object) -> str:
@@ -195,18 +193,12 @@ def _registry_fragments(seeds_dir: Path, version: str) -> dict[str, str]:
 
 
 def current_values_sql() -> str:
-    """SELECT of the current accepted values."""
-    # A value is current when no accepted submission of its county and period with a higher
-    # version carries its form. (Written as an anti-join: PostgreSQL estimates it well, where a
-    # DISTINCT ON over unnested forms misleads the planner into nested loops on whole-data runs.)
+    """SELECT of the current accepted values: those of the current submission of their form
+    (landing.current_submission_forms, the one definition of "current")."""
     return (
         f"select v.{_VALUE_COLUMNS.replace(', ', ', v.')} "
         "from raw.report_values as v "
-        "join landing.submissions as s on s.submission_id = v.submission_id "
-        "where s.status = 'accepted' "
-        "and not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
-        "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
-        "and s2.version > s.version and v.form = any(s2.forms))"
+        "join landing.current_submission_forms as cs on cs.submission_id = v.submission_id and cs.form = v.form"
     )
 
 
@@ -240,12 +232,10 @@ def incremental_current_sql() -> str:
     return "select * from quality.audit_current"
 
 
-_CURRENT = ("join landing.submissions as s on s.status = 'accepted' and s.county_code = k.county_code "
-            "and s.year = k.year and s.quarter = k.quarter "
-            "join raw.report_values as v on v.submission_id = s.submission_id "
-            "where not exists (select 1 from landing.submissions as s2 where s2.status = 'accepted' "
-            "and s2.county_code = s.county_code and s2.year = s.year and s2.quarter = s.quarter "
-            "and s2.version > s.version and v.form = any(s2.forms))")
+_CURRENT = ("join landing.current_submission_forms as cs on cs.county_code = k.county_code "
+            "and cs.year = k.year and cs.quarter = k.quarter "
+            "join raw.report_values as v on v.submission_id = cs.submission_id and v.form = cs.form "
+            "where true")
 _V = ", ".join(f"v.{c}" for c in _VALUE_COLUMNS.split(", "))
 _INTO = f"(audit_batch_id, audit_sid, {_VALUE_COLUMNS})"
 

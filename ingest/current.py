@@ -1,7 +1,6 @@
-"""What is current: for every (county, period, form), the accepted submission with the
-highest version (by receipt time) that carries that form. A workbook carries all its
-forms; a CSV file carries one, so a county's report can be assembled from CSV files.
-The dbt model int_submissions_current implements the same rule for the marts."""
+"""What a county's report still lacks. Which submission is current is defined once, by the landing
+view current_submission_forms (ingest/migrations/versions/0003), which dbt (int_submissions_current),
+GX (expectations/fragments.py) and this module read."""
 
 from __future__ import annotations
 
@@ -10,21 +9,12 @@ from pathlib import Path
 from core import registry
 from core.periods import Period
 
-# One row per (county_code, year, quarter, form) with its current submission.
-CURRENT_FORMS_SQL = """
-select distinct on (s.county_code, s.year, s.quarter, f.form)
-    s.county_code, s.year, s.quarter, f.form, s.submission_id, s.version, s.file_sha256
-from landing.submissions as s
-cross join lateral unnest(s.forms) as f(form)
-where s.status = 'accepted'
-order by s.county_code, s.year, s.quarter, f.form, s.version desc
-"""
-
 
 def required_forms(county_code: str, period: Period, seeds_dir: Path | None = None) -> set[str]:
-    """LZ-0 always; LZ-1 / LZ-2 when the county has member towns of that programme at quarter end."""
-    forms = {"LZ-0"}
-    for form, programme in registry.FORM_PROGRAMME.items():
+    """The county's own form (LZ-0) always; a programme's form (LZ-1 / LZ-2) when the county has member towns
+    of that programme at quarter end."""
+    forms = set(registry.forms(seeds_dir)) - set(registry.form_programmes(seeds_dir))  # the county's own form
+    for form, programme in registry.form_programmes(seeds_dir).items():
         if registry.members(county_code, programme, period.end, seeds_dir):
             forms.add(form)
     return forms

@@ -17,7 +17,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from core import registry
-from ingest.current import CURRENT_FORMS_SQL
 from ingest.findings import Finding, finding
 from ingest.parse import Report, Value
 
@@ -28,10 +27,9 @@ DEFAULT_PRIOR_MISMATCH_TOLERANCE = Decimal("0.01")
 # reported rate -> the value whose nominal growth it must roughly agree with
 _RATE_OF = {"gdp_growth": "gdp", "county_gdp_growth": "county_gdp"}
 
-_HISTORY_SQL = f"""
-with current_forms as ({CURRENT_FORMS_SQL})
+_HISTORY_SQL = """
 select c.year, c.quarter, v.form, v.town_code, v.indicator, v.value
-from current_forms as c
+from landing.current_submission_forms as c
 join raw.report_values as v on v.submission_id = c.submission_id and v.form = c.form
 where c.county_code = %(county)s
   and ((c.year = %(y1)s and c.quarter = %(q1)s) or (c.year = %(y2)s and c.quarter = %(q2)s))

@@ -90,7 +90,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core import membership
+from core import membership, seeds
 from core.config import seeds_dir as configured_seeds_dir
 from core.membership import Membership
 
@@ -215,15 +215,7 @@ def _parse(kind: str, text: str | None):
 
 def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and (line number, cells) of each non-empty record."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        header = [h.strip() for h in next(reader, [])]
-        records, start = [], reader.line_num + 1
-        for cells in reader:
-            if any(c.strip() for c in cells):
-                records.append((start, cells))
-            start = reader.line_num + 1
-    return header, records
+    return seeds.records(path)
 
 
 def read_table(seeds_dir: Path, table: str) -> tuple[list[Row], list[Finding]]:
@@ -766,9 +758,8 @@ class Context:
     @classmethod
     def load(cls, seeds_dir: Path, today: date | None = None) -> Context:
         def read(name: str) -> list[dict]:
-            path = seeds_dir / name if (seeds_dir / name).is_file() else configured_seeds_dir() / name
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                return [{k: (v or "").strip() or None for k, v in r.items()} for r in csv.DictReader(f)]
+            where = seeds_dir if (seeds_dir / name).is_file() else None  # a proposal may omit a seed it leaves alone
+            return [{k: v.strip() or None for k, v in r.items()} for r in seeds.rows(name, where)]
 
         return cls({r["programme"]: r["form"] for r in read("programme_forms.csv")},
                    {r["programme"]: r["exit_status"] for r in read("programmes.csv")},

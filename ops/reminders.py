@@ -88,7 +88,7 @@ def county_members(county_code: str, period: Period) -> tuple[list[dict], list[d
     """(members the report must hold, joined since the previous quarter end, left since then)."""
     def at(day: date) -> dict[tuple[str, str], dict]:
         return {(form, t.code): {"form": form, "town_code": t.code, "name_zh": t.name_zh}
-                for form, programme in registry.FORM_PROGRAMME.items()
+                for form, programme in registry.form_programmes().items()
                 for t in registry.members(county_code, programme, day)}
 
     now, before = at(period.end), at(period.previous().end)

@@ -116,14 +116,12 @@ def bench_publish(rows: int = 5_000_000, *, by_province: bool = False, audit: bo
     peak RSS, files and bytes; then (audit=True) the GX publication audit of it. The scratch database
     (`<warehouse>_bench_publish`) and the target folder are removed unless keep=True."""
     from core.warehouse import connect, drop_database, fresh_database
-    from ingest.landing import ensure_schema
 
     towns = max(1, math.ceil(rows / ((YEARS[1] - YEARS[0] + 1) * 4 * INDICATORS)))
     url = fresh_database("bench_publish")
     target = Path(tempfile.mkdtemp(prefix="twotowns-bench-publish-"))
     try:
         with connect(url, autocommit=True) as conn:
-            ensure_schema(conn)  # the landing tables the manifest's lineage reads
             start = time.perf_counter()
             counts = build_enlarged_marts(conn, towns=towns, provinces=provinces)
             build_seconds = round(time.perf_counter() - start, 1)

@@ -291,16 +291,15 @@ def _submissions(conn, period: Period) -> list[dict]:
               "count(*) filter (where status = 'refused') as refused, "
               "min(received_at) filter (where status = 'accepted') as first_accepted, "
               "bool_or(late) filter (where status = 'accepted') as late, max(deadline) as deadline "
-              "from landing.submissions where year = %s and quarter = %s and status <> 'pending' "
+              "from marts.submissions where year = %s and quarter = %s "
               "group by county_code order by county_code", (period.year, period.quarter))
 
 
 def _lineage(conn, period: Period) -> list[dict]:
-    from ingest.current import CURRENT_FORMS_SQL
-
-    return _records(conn, f"select county_code, array_agg(form order by form) as forms, version, "
-                          f"file_sha256 from ({CURRENT_FORMS_SQL}) c where year = %s and quarter = %s "
-                          f"group by county_code, version, file_sha256 order by county_code, version",
+    """The files the published marts rest on (the lineage mart marts.current_submissions)."""
+    return _records(conn, "select county_code, array_agg(form order by form) as forms, version, file_sha256 "
+                          "from marts.current_submissions where year = %s and quarter = %s "
+                          "group by county_code, version, file_sha256 order by county_code, version",
                     (period.year, period.quarter))
 
 
@@ -500,7 +499,7 @@ def render_html(conn, period: Period) -> str:
 
 def latest_due_period(conn, today: date) -> Period | None:
     """The newest period with accepted data whose reporting deadline has passed."""
-    rows = conn.execute("select distinct year, quarter from landing.submissions where status = 'accepted' "
+    rows = conn.execute("select distinct year, quarter from marts.current_submissions "
                         "order by year desc, quarter desc").fetchall()
     for year, quarter in rows:
         p = Period(year, quarter)

@@ -6,18 +6,17 @@ generator, ingest and the warehouse agree on which towns report in which quarter
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from core import registry as core_registry
+from core import seeds
 from core.config import SEEDS_DIR
 from core.config import seeds_dir as configured_seeds_dir
 from core.membership import memberships_on
 from samplegen.periods import Period
 
-FORMS = ("LZ-0", "LZ-1", "LZ-2")
-PROGRAMME_OF_FORM = {"LZ-1": "characteristic", "LZ-2": "pilot"}
 MONEY_UNIT = "万元"
 
 
@@ -80,6 +79,14 @@ class Registry:
     seeds_dir: Path = SEEDS_DIR
     tasks: dict[tuple[str, int], float] | None = None  # (town, year) -> assigned annual task (annual_tasks.csv)
 
+    @property
+    def forms(self) -> tuple[str, ...]:
+        return core_registry.forms(self.seeds_dir)
+
+    @property
+    def programme_of_form(self) -> dict[str, str]:
+        return core_registry.form_programmes(self.seeds_dir)
+
     def county(self, code: str) -> County:
         for county in self.counties:
             if county.code == code:
@@ -126,8 +133,7 @@ class Registry:
 
 
 def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
+    return seeds.rows(path.name, path.parent)
 
 
 def _date(text: str) -> date | None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from samplegen.periods import Period
-from samplegen.registry import FORMS, PROGRAMME_OF_FORM, County, Indicator, Registry
+from samplegen.registry import County, Indicator, Registry
 from samplegen.values import Number, Values
 
 TruthKey = tuple[str, str | None, str]  # (form, town code or None for LZ-0, indicator)
@@ -80,15 +80,15 @@ def build_report(registry: Registry, values: Values, county_code: str, period: P
     """
     county = registry.county(county_code)
     tables: list[FormTable] = []
-    for form in FORMS:
+    for form in registry.forms:
         indicators = registry.form_indicators(form)
         if form == "LZ-0":
             entities = [(county.code, county.name_zh, None)]
         else:
-            towns = registry.members(county.code, PROGRAMME_OF_FORM[form], period)
+            towns = registry.members(county.code, registry.programme_of_form[form], period)
             towns += [registry.towns[code] for code in extra_towns
                       if code not in {t.code for t in towns}
-                      and code in {t.code for t in registry.programme_towns(PROGRAMME_OF_FORM[form])}]
+                      and code in {t.code for t in registry.programme_towns(registry.programme_of_form[form])}]
             towns.sort(key=lambda t: t.code)
             if not towns:
                 continue

@@ -26,7 +26,7 @@ from core.xlsx import workbook_bytes
 from samplegen.formats import to_csv_forms, to_xls
 from samplegen.periods import CST, Period
 from samplegen.plan import PRIOR_INDICATORS, REPORTERS
-from samplegen.registry import FORMS, County, Indicator, load_registry
+from samplegen.registry import County, Indicator, load_registry
 from samplegen.report import Defect, FormTable, Report, Row, apply_defects
 from samplegen.scale import SCALES, SEED, ScaledRegistry, build_registry, write_seeds
 from samplegen.scalevalues import N_PERIODS, FormValues, build_values
@@ -119,7 +119,7 @@ def county_report(ctx: _Context, c: int, *, prior: bool = False, whole_wan: bool
     """The clean 2024Q4 report of county c (its members at the quarter end, plus `extra_town` if given)."""
     county = ctx.reg.counties[c]
     tables = []
-    for form in FORMS:
+    for form in ctx.indicators:  # the catalogue's forms, in order
         fv = ctx.forms[form]
         entities = [c] if form == "LZ-0" else list(np.flatnonzero((fv.county_of == c) & (
             fv.member[:, T] | (fv.codes == extra_town))))
@@ -287,7 +287,7 @@ def write_scaled_sample(out_dir: Path, scale: str, workers: int | None = None) -
         if old.is_file():
             old.unlink()
     catalogue = load_registry(out_dir / "seeds")
-    ctx = _Context(reg, build_values(reg), {f: catalogue.form_indicators(f) for f in FORMS},
+    ctx = _Context(reg, build_values(reg), {f: catalogue.form_indicators(f) for f in catalogue.forms},
                    {t.code: t.name_zh for t in reg.towns}, inbox)
     files = _all_county_files(ctx, roles(reg), workers)
     files.sort(key=lambda f: (f.received_at, f.file))

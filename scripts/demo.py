@@ -106,7 +106,6 @@ def summary(states: dict[str, tuple[str, float]], log_path: Path, last_period: s
 
 def print_submissions() -> None:
     from core.warehouse import connect
-    from ingest.current import CURRENT_FORMS_SQL
 
     with connect() as conn:
         rows = conn.execute(
@@ -116,7 +115,7 @@ def print_submissions() -> None:
             "from landing.submissions group by 1, 2, 3 order by 2, 3, 1").fetchall()
         loaded = conn.execute("select count(*) from raw.report_values").fetchone()[0]
         current = conn.execute(
-            f"select count(*) from raw.report_values v join ({CURRENT_FORMS_SQL}) c "
+            "select count(*) from raw.report_values v join landing.current_submission_forms c "
             "on v.submission_id = c.submission_id and v.form = c.form").fetchone()[0]
         refused = conn.execute(
             "select s.file_name, s.county_code, s.year, s.quarter, f.code, f.sheet, f.cell "

@@ -92,9 +92,8 @@ def test_a_report_assembled_from_csv_forms_is_incomplete_until_every_form_arrive
     last = submit(paths["LZ-2"])
     assert last.missing_forms == []
     # all three are current: each for its own form
-    from ingest.current import CURRENT_FORMS_SQL
 
-    rows = conn.execute(f"select form, submission_id from ({CURRENT_FORMS_SQL}) c "
+    rows = conn.execute("select form, submission_id from landing.current_submission_forms c "
                         "where county_code = '330402' and year = 2016 and quarter = 2 order by form").fetchall()
     assert rows == [("LZ-0", second.submission_id), ("LZ-1", first.submission_id), ("LZ-2", last.submission_id)]
 

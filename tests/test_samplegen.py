@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook as _load_workbook
 from openpyxl.utils import get_column_letter
 
+from core.registry import form_programmes
 from samplegen import EXPECTED_FILE, PERIODS, Period, generate, load_sample, prior_truth, truth
 from samplegen.periods import YEARS
 from samplegen.plan import (
@@ -24,7 +25,6 @@ from samplegen.plan import (
     PRIOR_REVISED,
     PRIOR_REVISION,
 )
-from samplegen.registry import PROGRAMME_OF_FORM
 from samplegen.workbook import CURRENT_SUB, PRIOR_SUB
 
 FORM_OF_SHEET = {"LZ-0 县域指标": "LZ-0", "LZ-1 特色小镇": "LZ-1", "LZ-2 试点镇": "LZ-2"}
@@ -285,7 +285,7 @@ def test_sheets_follow_membership(run, expected, registry) -> None:
     out, _ = run
     for e in expected:
         period = Period(int(e["period"][:4]), int(e["period"][-1]))
-        for form, programme in PROGRAMME_OF_FORM.items():
+        for form, programme in form_programmes().items():
             members = [t.code for t in registry.members(e["county_code"], programme, period)]
             if "row.town_not_member" in e["expected_codes"] and form == "LZ-1":
                 members = sorted([*members, FORMER_MEMBER])
@@ -514,7 +514,7 @@ def test_some_counties_write_prior_year_columns_from_2016_in_both_layouts(run, e
         if int(e["period"][:4]) < PRIOR_FROM_YEAR or e["county_code"] not in PRIOR_LAYOUTS:
             assert layouts == {}, e["file"]
             continue
-        town_forms = {form for form in PROGRAMME_OF_FORM if form_towns(out / e["file"], form)}
+        town_forms = {form for form in form_programmes() if form_towns(out / e["file"], form)}
         assert set(layouts) == town_forms, e["file"]  # every town form carries them, LZ-0 none
         assert set(layouts.values()) == {PRIOR_LAYOUTS[e["county_code"]]}, e["file"]
         seen.setdefault(e["county_code"], set()).update(layouts)

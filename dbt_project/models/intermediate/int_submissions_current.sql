@@ -1,76 +1,60 @@
-{#- The current submission of every (county, year, quarter, form): the accepted
-    submission with the highest version among those that carry the form. A
-    workbook carries all its forms, so a new workbook supersedes all of them; a
-    CSV file carries one form (reporting-spec section 2), so a corrected LZ-1.csv
-    supersedes LZ-1 only. The forms of a submission are its `forms` array: the
-    ingest records there every form sheet it parsed, and loads values only from
-    those (ingest/parse.py), so the values never carry another form (tested:
-    assert_report_values_forms_within_their_submission). The values are not read
-    here: this model stays small and cheap at any scale.
-    As of var as_of_date: only submissions received by the end of that day count,
-    so a build with the var set rebuilds what was known then (macro known_before). -#}
+{#- The current submission of every (county, year, quarter, form), as landing defines it
+    (source landing.current_submission_forms: the accepted submission with the highest version
+    among those that carry the form). The values are not read here: this model stays small
+    and cheap at any scale.
+    As of var as_of_date: only submissions received by the end of that day count, so a build
+    with the var set rebuilds what was known then (macro current_submission_forms). -#}
 
-with submissions as (
+with current_forms as (
 
-    select * from {{ ref('stg_landing__submissions') }}
+    select * from {{ current_submission_forms() }}
 
 ),
 
-accepted as (
-
-    select * from submissions
-    where status = 'accepted'
-        and received_at < {{ known_before() }}
-
-),
-
-submission_forms as (
+accepted_versions as (
 
     select
-        submission_id,
-        unnest(forms) as form
-    from accepted
+        submissions.county_code,
+        submissions.year,
+        submissions.quarter,
+        unnest(submissions.forms) as form
+    from {{ ref('stg_landing__submissions') }} as submissions
+    where submissions.status = 'accepted'
+        and submissions.received_at < {{ known_before() }}
 
 ),
 
-ranked as (
-
-    select
-        accepted.county_code,
-        accepted.year,
-        accepted.quarter,
-        submission_forms.form,
-        accepted.submission_id,
-        accepted.version,
-        accepted.file_sha256,
-        accepted.received_at,
-        count(*) over (
-            partition by accepted.county_code, accepted.year, accepted.quarter, submission_forms.form
-        ) as n_accepted_versions,
-        row_number() over (
-            partition by accepted.county_code, accepted.year, accepted.quarter, submission_forms.form
-            order by accepted.version desc
-        ) as version_rank
-    from accepted
-    inner join submission_forms
-        on accepted.submission_id = submission_forms.submission_id
-
-),
-
-final as (
+versions_per_form as (
 
     select
         county_code,
         year,
         quarter,
         form,
-        submission_id,
-        version,
-        file_sha256,
-        received_at,
-        n_accepted_versions
-    from ranked
-    where version_rank = 1
+        count(*) as n_accepted_versions
+    from accepted_versions
+    group by county_code, year, quarter, form
+
+),
+
+final as (
+
+    select
+        current_forms.county_code,
+        current_forms.year::integer as year,
+        current_forms.quarter::integer as quarter,
+        current_forms.form,
+        current_forms.submission_id,
+        current_forms.version,
+        current_forms.file_sha256,
+        current_forms.received_at,
+        versions_per_form.n_accepted_versions
+    from current_forms
+    inner join versions_per_form
+        on current_forms.county_code = versions_per_form.county_code
+        and current_forms.year = versions_per_form.year
+        and current_forms.quarter = versions_per_form.quarter
+        and current_forms.form = versions_per_form.form
 
 )
 
