@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core import registry
 from core.periods import Period, PeriodError, find_period
-from core.registry import FORM_PROGRAMME, Indicator
+from core.registry import Indicator
 from core.text import normalize
 from ingest.current import required_forms
 from ingest.findings import ERROR, Finding, finding
@@ -532,7 +532,7 @@ class _Parser:
         if form == "LZ-0":
             key, label, town_code, id_col = self.report.county_code, name_text or code_text, None, header.name_col or 0
         else:
-            town = self._identify_town(sheet, FORM_PROGRAMME[form], r, header.code_col, header.name_col,
+            town = self._identify_town(sheet, registry.form_programmes(self.seeds_dir)[form], r, header.code_col, header.name_col,
                                        code_text, name_text)
             if town is None:
                 return None
@@ -548,7 +548,7 @@ class _Parser:
         """Members without a row, sub-items above their parents, the 合计 row."""
         sheet, form, county = fs.sheet, fs.form, self.report.county_code
         if form != "LZ-0":
-            for town in registry.members(county, FORM_PROGRAMME[form], self.report.period.end, self.seeds_dir):
+            for town in registry.members(county, registry.form_programmes(self.seeds_dir)[form], self.report.period.end, self.seeds_dir):
                 if town.code not in rows.index:
                     self.add("row.member_missing", sheet=sheet.name, town_code=town.code, label=town.name_zh)
         elif county not in rows.index:
