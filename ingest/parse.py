@@ -548,7 +548,8 @@ class _Parser:
         """Members without a row, sub-items above their parents, the 合计 row."""
         sheet, form, county = fs.sheet, fs.form, self.report.county_code
         if form != "LZ-0":
-            for town in registry.members(county, registry.form_programmes(self.seeds_dir)[form], self.report.period.end, self.seeds_dir):
+            programme = registry.form_programmes(self.seeds_dir)[form]
+            for town in registry.members(county, programme, self.report.period.end, self.seeds_dir):
                 if town.code not in rows.index:
                     self.add("row.member_missing", sheet=sheet.name, town_code=town.code, label=town.name_zh)
         elif county not in rows.index:
