@@ -30,6 +30,8 @@ class Indicator:
     required: bool
     value_type: str  # decimal | integer
     parent: str | None
+    plausible_min: Decimal | None = None  # value.range: a value outside [min, max] is a warning to check
+    plausible_max: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def _indicators(seeds_dir: Path) -> tuple[Indicator, ...]:
             unit=r["unit"], accepted_units=units, kind=r["kind"],
             required=r["required"] == "Y", value_type=r["value_type"],
             parent=r["parent"] or None,
+            plausible_min=Decimal(r["plausible_min"]) if r.get("plausible_min") else None,
+            plausible_max=Decimal(r["plausible_max"]) if r.get("plausible_max") else None,
         ))
     return tuple(out)
 
@@ -165,6 +169,16 @@ def members(county_code: str, programme: str, at: date, seeds_dir: Path | None =
 @functools.cache
 def _policy_parameters(seeds_dir: Path) -> tuple[dict[str, str], ...]:
     return tuple(_read("policy_parameters.csv", seeds_dir))
+
+
+def deadline_days(quarter: int, seeds_dir: Path | None = None) -> int:
+    """Days after the quarter end by which the county's report is due (seed reporting_deadlines)."""
+    return _deadline_days(folder(seeds_dir))[quarter]
+
+
+@functools.cache
+def _deadline_days(seeds_dir: Path) -> dict[int, int]:
+    return {int(r["quarter"]): int(r["days_after_quarter_end"]) for r in _read("reporting_deadlines.csv", seeds_dir)}
 
 
 def policy_parameter(parameter: str, year: int, seeds_dir: Path | None = None) -> Decimal | None:
