@@ -158,25 +158,23 @@ def apprise_url_from_webhook(url: str, fmt: str = "json") -> str:
     raise ValueError(f"TWOTOWNS_ALERT_WEBHOOK_FORMAT must be json, text or slack, not {fmt!r}")
 
 
-def configured_sinks() -> dict[str, dict]:
-    """The sinks configured, with their settings (the connection or what stands in for it)."""
-    sinks: dict[str, dict] = {}
-    webhook = _apprise_settings()
-    if webhook:
-        sinks["webhook"] = webhook
+def _email_settings() -> dict | None:
+    """E-mail settings, or None: the recipients turn e-mail alerts on (the connection alone serves
+    the county portal too); the old SMTP URL alone still does, to name the missing recipients."""
     smtp_url = os.environ.get("TWOTOWNS_ALERT_SMTP_URL")
     to = [a.strip() for a in (os.environ.get("TWOTOWNS_ALERT_EMAIL_TO") or "").split(",") if a.strip()]
-    if to or smtp_url:  # the recipients turn e-mail alerts on: the connection alone serves the portal too
-        connection = _connection(SMTP_CONN_ID)
-        if connection is None and smtp_url:
-            connection = smtp_connection_from_url(smtp_url)
-        elif smtp_url:
-            log.warning("TWOTOWNS_ALERT_SMTP_URL is ignored: the connection %s is defined", SMTP_CONN_ID)
-        sinks["email"] = {"connection": connection, "to": to, "sender": os.environ.get("TWOTOWNS_ALERT_EMAIL_FROM")}
-    return sinks
+    if not (to or smtp_url):
+        return None
+    connection = _connection(SMTP_CONN_ID)
+    if connection is None and smtp_url:
+        connection = smtp_connection_from_url(smtp_url)
+    elif smtp_url:
+        log.warning("TWOTOWNS_ALERT_SMTP_URL is ignored: the connection %s is defined", SMTP_CONN_ID)
+    return {"connection": connection, "to": to, "sender": os.environ.get("TWOTOWNS_ALERT_EMAIL_FROM")}
 
 
 def _apprise_settings() -> dict | None:
+    """Webhook settings, or None: the `twotowns_apprise` connection, else the old webhook URL."""
     connection = _connection(APPRISE_CONN_ID)
     url = os.environ.get("TWOTOWNS_ALERT_WEBHOOK_URL")
     if connection is not None:
@@ -186,6 +184,11 @@ def _apprise_settings() -> dict | None:
     if url:
         return {"urls": [apprise_url_from_webhook(url, os.environ.get("TWOTOWNS_ALERT_WEBHOOK_FORMAT") or "json")]}
     return None
+
+
+def configured_sinks() -> dict[str, dict]:
+    """The sinks configured, with their settings (the connection or what stands in for it)."""
+    return {name: settings for name, (find, _) in _SINKS.items() if (settings := find()) is not None}
 
 
 # --------------------------------------------------------------------------- delivery
@@ -254,18 +257,20 @@ def _smtp_hook(connection):
     return _Hook(smtp_conn_id=SMTP_CONN_ID)
 
 
+# name -> (its settings or None when not configured, its delivery)
+_SINKS = {"webhook": (_apprise_settings, send_webhook), "email": (_email_settings, send_email)}
+
+
 def send(alert: Alert) -> dict[str, str]:
-    """Deliver the alert to every configured sink and record it; raise if a sink failed."""
+    """Deliver the alert to every configured sink and record it; raise if a sink failed. A setting
+    that cannot be read (a bad old URL, a connection lookup that fails) is that sink's failure."""
     deliveries: dict[str, str] = {}
     errors: list[str] = []
-    try:
-        sinks = configured_sinks()
-    except Exception as exc:  # a connection that cannot be read: the alert is still recorded, then raised
-        sinks, deliveries["settings"] = {}, f"failed: {type(exc).__name__}: {exc}"
-        errors.append(f"settings: {type(exc).__name__}: {exc}")
-    for name, settings in sinks.items():
+    for name, (find, deliver) in _SINKS.items():
         try:
-            deliveries[name] = send_webhook(alert, **settings) if name == "webhook" else send_email(alert, **settings)
+            settings = find()
+            if settings is not None:
+                deliveries[name] = deliver(alert, **settings)
         except Exception as exc:  # every sink is tried; the failures are raised together below
             deliveries[name] = f"failed: {type(exc).__name__}: {exc}"
             errors.append(f"{name}: {type(exc).__name__}: {exc}")

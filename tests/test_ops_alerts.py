@@ -208,6 +208,16 @@ def test_a_mail_server_that_is_down_is_reported_and_the_webhook_still_goes(sinks
     assert len(posts) == 1 and _records()[-1]["deliveries"]["webhook"] == "sent to 1"
 
 
+def test_a_bad_webhook_setting_fails_that_sink_only(sinks, monkeypatch):
+    mails, _, _ = sinks
+    monkeypatch.setenv("TWOTOWNS_ALERT_WEBHOOK_URL", "file:///etc/passwd")
+
+    with pytest.raises(AlertDeliveryError, match="webhook: ValueError: TWOTOWNS_ALERT_WEBHOOK_URL must be an http"):
+        alerts.send(Alert(kind="task.failed", severity="error", title="t failed", text="boom"))
+
+    assert len(mails) == 1 and _records()[-1]["deliveries"]["email"] == "sent to 2"
+
+
 def test_quality_warnings_alert_the_team_without_failing_the_build(sinks):
     _, posts, status = sinks
     summary = {"stage": "warehouse", "run_id": "gx-1", "warnings": ["fct_town_quarter_indicators: tier null"]}
