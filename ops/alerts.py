@@ -205,21 +205,27 @@ def send_webhook(alert: Alert, connection=None, urls: list[str] | None = None) -
     from apprise.attachment.memory import AttachMemory
 
     notifier = apprise.Apprise()
+    wanted = list(urls or [])
     if connection is not None:
-        AppriseHook(APPRISE_CONN_ID).set_config_from_conn(conn=connection, apprise_obj=notifier)
+        hook = AppriseHook(APPRISE_CONN_ID)
+        config = hook.get_config_from_conn(conn=connection)
+        wanted += [c.get("path") for c in (config if isinstance(config, list) else [config])]
+        hook.set_config_from_conn(conn=connection, apprise_obj=notifier)
     for url in urls or []:
-        if not notifier.add(url):
-            raise ValueError(f"Apprise does not understand the URL {url.split('://')[0]}://...")
-    if not len(notifier):
-        raise ValueError(f"the connection {APPRISE_CONN_ID} names no service")
+        notifier.add(url)
+    not_understood = (f"Apprise understands {len(notifier)} of the {len(wanted)} URL(s) configured (connection "
+                      f"{APPRISE_CONN_ID} or TWOTOWNS_ALERT_WEBHOOK_URL)") if len(notifier) < len(wanted) else ""
+    if not len(notifier):  # Apprise skips a URL it does not understand, silently
+        raise ValueError(not_understood or f"the connection {APPRISE_CONN_ID} names no service")
     attachment = apprise.AppriseAttachment()
     attachment.add(AttachMemory(content=_alert_json(alert), name="alert.json", mimetype="application/json"))
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as problems:
         # AppriseHook.notify drops Apprise's answer: the Apprise object it builds is called here to keep it
         delivered = notifier.notify(title=alert.subject(), body=alert.body(), attach=attachment,
                                     notify_type=apprise.NotifyType(_APPRISE_TYPES[alert.severity]))
-    if not delivered:
-        raise AlertDeliveryError(" ".join(problems.getvalue().split()) or "Apprise reported a failure")
+    if not delivered or not_understood:
+        raise AlertDeliveryError(" ".join([not_understood, *problems.getvalue().split()]).strip()
+                                 or "Apprise reported a failure")
     return f"sent to {len(notifier)}"
 
 

@@ -218,6 +218,18 @@ def test_a_bad_webhook_setting_fails_that_sink_only(sinks, monkeypatch):
     assert len(mails) == 1 and _records()[-1]["deliveries"]["email"] == "sent to 2"
 
 
+def test_an_apprise_url_that_apprise_does_not_understand_is_named(sinks, webhook_server, monkeypatch):
+    _, posts, _ = sinks
+    url, _, _ = webhook_server
+    monkeypatch.setenv("AIRFLOW_CONN_TWOTOWNS_APPRISE", json.dumps({"conn_type": "apprise", "extra": {"config": [
+        {"path": url.replace("http://", "json://")}, {"path": "nosuchservice://x"}]}}))
+
+    with pytest.raises(AlertDeliveryError, match="Apprise understands 1 of the 2 URL"):
+        alerts.send(Alert(kind="task.failed", severity="error", title="t failed", text="boom"))
+
+    assert len(posts) == 1 and _records()[-1]["deliveries"]["email"] == "sent to 2"  # the one understood got it
+
+
 def test_quality_warnings_alert_the_team_without_failing_the_build(sinks):
     _, posts, status = sinks
     summary = {"stage": "warehouse", "run_id": "gx-1", "warnings": ["fct_town_quarter_indicators: tier null"]}
