@@ -102,7 +102,7 @@ def test_the_platform_connects_to_the_warehouse_as_its_owner_role_not_the_superu
 
 
 @pytest.mark.integration
-def test_warehouse_init_script_creates_a_least_privilege_owner(warehouse):
+def test_warehouse_init_script_creates_a_least_privilege_owner(warehouse, tmp_path):
     """docker/warehouse-init.sh for real, with psql, on the embedded server (as its owner role,
     which may create roles: the container runs it as the superuser). A password full of quotes
     and semicolons stays a password. PUBLIC may not connect; a member of the BI role may."""
@@ -117,9 +117,11 @@ def test_warehouse_init_script_creates_a_least_privilege_owner(warehouse):
     p = conn_params(warehouse)
     owner, db, password = f"{p.dbname}_owner", f"{p.dbname}_owner_db", "pa'ss\"wo;rd$(x) drop role x;"
     bi, bi_login = f"{db}_bi_reader", f"{p.dbname}_bi_login"
+    secret = tmp_path / "warehouse_password"  # as compose gives it: a secret file
+    secret.write_text(password + "\n")
     env = {**os.environ, "PATH": f"{_bin('psql').parent}{os.pathsep}{os.environ['PATH']}", "PGHOST": p.host,
            "PGPORT": str(p.port), "PGUSER": p.user, "PGPASSWORD": p.password, "POSTGRES_DB": p.dbname,
-           "TWOTOWNS_DB_USER": owner, "TWOTOWNS_DB_NAME": db, "TWOTOWNS_DB_PASSWORD": password,
+           "TWOTOWNS_DB_USER": owner, "TWOTOWNS_DB_NAME": db, "TWOTOWNS_DB_PASSWORD_FILE": str(secret),
            # a superuser needs no membership to hand a database to a role; the test's owner role does
            "PGOPTIONS": "-c createrole_self_grant=set,inherit"}
     admin = psycopg.connect(**p.libpq(), autocommit=True)

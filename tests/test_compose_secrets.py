@@ -170,8 +170,8 @@ def test_a_wrong_admin_token_or_publish_url_stops_the_init(garage, tmp_path, mon
 @pytest.mark.integration
 def test_the_pipeline_reaches_the_warehouse_with_the_password_only_in_a_password_file(warehouse, tmp_path,
                                                                                       monkeypatch):
-    """WAREHOUSE_URL without a password and PGPASSFILE, as on the workers: psycopg, SQLAlchemy (GX) and
-    dbt (psycopg2) all find the password in the file (libpq)."""
+    """WAREHOUSE_URL without a password and PGPASSFILE, as on the workers: psycopg, SQLAlchemy (GX), dbt
+    (psycopg2) and pg_dump (ops backup) all find the password in the file (libpq)."""
     from urllib.parse import urlsplit as split
 
     from core.dbt import run_dbt
@@ -195,6 +195,12 @@ def test_the_pipeline_reaches_the_warehouse_with_the_password_only_in_a_password
         assert conn.execute(sqlalchemy.text("select 1")).scalar() == 1
     engine.dispose()
     assert run_dbt(["debug"]).success
+    from core.warehouse import client_binary
+    from ops.backup import _env
+
+    dump = subprocess.run([client_binary("pg_dump"), "--schema-only", "--schema=landing"], env=_env(conn_params()),
+                          capture_output=True, text=True, timeout=120)  # ops backup's way: PGPASSWORD empty
+    assert dump.returncode == 0 and "CREATE SCHEMA landing" in dump.stdout, dump.stderr
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "missing"))  # without the file: refused
     import psycopg
 

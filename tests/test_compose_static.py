@@ -186,6 +186,8 @@ def test_the_image_is_the_slim_airflow_of_the_lock_tagged_with_the_commit():
                    "lock.py check /opt/twotowns/lock/requirements-prod.txt", "docker/check_pdf.py"):
         assert needed in dockerfile, needed
     assert re.search(r"pip install [^\n]*-r /opt/twotowns/lock/requirements-prod\.txt", dockerfile)
+    ignored = (PROJECT_DIR / ".dockerignore").read_text().splitlines()
+    assert {".env", "secrets", ".git", ".venv", "tests"} <= set(ignored)  # never in the build context
     assert "requirements.txt" not in dockerfile.replace("requirements-prod.txt", "")
 
 
