@@ -14,7 +14,7 @@ export GX_ANALYTICS_ENABLED := false
 
 install: $(STAMP) $(BENCHLIBS)/.installed
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-prod.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3.11 -m venv .venv
 	$(PIP) install --quiet --upgrade pip==26.3
 	$(PIP) install --quiet -r requirements.txt
