@@ -35,6 +35,17 @@ class Indicator:
 
 
 @dataclass(frozen=True)
+class ReportForm:
+    """A form of the quarterly report (seed report_forms)."""
+
+    code: str
+    name_zh: str
+    sheet_name: str  # the sheet's name in the template
+    title_zh: str
+    sheet_keywords: tuple[str, ...]  # besides its code, how the parser recognises its sheet
+
+
+@dataclass(frozen=True)
 class County:
     code: str
     name_zh: str
@@ -81,9 +92,21 @@ def _indicators(seeds_dir: Path) -> tuple[Indicator, ...]:
     return tuple(out)
 
 
+def report_forms(seeds_dir: Path | None = None) -> tuple[ReportForm, ...]:
+    """The forms of the quarterly report in seed order (LZ-0 the county's own, then one per programme)."""
+    return _report_forms(folder(seeds_dir))
+
+
+@functools.cache
+def _report_forms(seeds_dir: Path) -> tuple[ReportForm, ...]:
+    return tuple(ReportForm(r["form"], r["name_zh"], r["sheet_name"], r["title_zh"],
+                            tuple(k for k in r["sheet_keywords"].split("|") if k))
+                 for r in _read("report_forms.csv", seeds_dir))
+
+
 def forms(seeds_dir: Path | None = None) -> tuple[str, ...]:
-    """The report forms of the catalogue (LZ-0 the county's own, then one per programme), sorted."""
-    return tuple(sorted({i.form for i in indicators(seeds_dir)}))
+    """The codes of the report's forms, in seed order."""
+    return tuple(f.code for f in report_forms(seeds_dir))
 
 
 def form_programmes(seeds_dir: Path | None = None) -> dict[str, str]:
