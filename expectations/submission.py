@@ -51,7 +51,9 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from expectations.runner import AuditError, Prepared, RunOutcome, suite_success, unexpected_rows
+from expectations.outcome import AuditError, RunOutcome, suite_success
+from expectations.results import unexpected_rows
+from expectations.stages import Prepared
 
 FINDING_SEVERITY = {"critical": "error", "warning": "warning", "info": "info"}
 MAX_ROWS = 200  # GX returns at most 200 unexpected rows of an expectation (great_expectations.constants)
@@ -75,8 +77,9 @@ def _url_of(conn) -> str:
 
 def prepared_for(url: str, docs: bool = True, suites: list[str] | None = None) -> Prepared:
     """The submission checkpoint for this warehouse, built once per process and registry version."""
+    from expectations.engine import docs_root
     from expectations.fragments import registry_version
-    from expectations.runner import docs_root, prepare_sql_stage
+    from expectations.stages import prepare_sql_stage
 
     key = (url, str(docs_root()) if docs else "", tuple(suites or ()), registry_version())
     with _lock:
@@ -124,7 +127,7 @@ def run_batch_audit(conn, submission_ids: list[int], *, docs: bool = True,
 def _audit_parts(conn, prepared: Prepared, url: str, ids: list[int], counts: dict, out: dict) -> None:
     """Audit `ids` in one run; if the run is crowded, audit its parts instead (recursively)."""
     from expectations import state
-    from expectations.runner import execute
+    from expectations.run import execute
 
     batch_id = state.open_batch(conn, ids)
     try:
@@ -152,7 +155,7 @@ def crowding(outcome: RunOutcome) -> float:
     """0 if every failed expectation of a batch run returned all its offending rows, each naming its
     submission; else how many times over MAX_ROWS the worst one was (at least 1)."""
     worst = 0.0
-    for vres in getattr(outcome, "_results", []):
+    for vres in outcome.results:
         for r in vres.results:
             if r.success:
                 continue
@@ -227,6 +230,20 @@ def _facts(row: dict, meta: dict, kwargs: dict) -> dict:
     return facts
 
 
+def check_finding_code(code: str, severity: str, *, has_messages: bool) -> str | None:
+    """What is wrong with a submission expectation of `severity` whose findings have `code` (None: nothing):
+    a code of the reporting contract keeps the contract's severity; another code needs its own messages
+    (meta.message_zh and meta.message_en). The suite loader asks this (specs._check_finding_meta)."""
+    from ingest.findings import CATALOGUE
+
+    if code in CATALOGUE:
+        if CATALOGUE[code][0] != FINDING_SEVERITY[severity]:
+            return f"{code} is a {CATALOGUE[code][0]} in the reporting contract, not {FINDING_SEVERITY[severity]}"
+    elif not has_messages:
+        return f"{code} is not a contract code: give meta.message_zh and meta.message_en"
+    return None
+
+
 def _finding(code: str, severity: str, meta: dict, row: dict, kwargs: dict):
     from ingest.findings import CATALOGUE, Finding, _Default, finding
 
@@ -247,7 +264,7 @@ def _finding(code: str, severity: str, meta: dict, row: dict, kwargs: dict):
 def findings_of(outcome: RunOutcome) -> list:
     """One finding per offending row of every failed expectation that carries a finding code (a run on one
     submission; a batch run: split_outcome)."""
-    return _findings(getattr(outcome, "_results", []), None)
+    return _findings(outcome.results, None)
 
 
 def _rows_of(r, sid: int | None) -> list[dict]:
@@ -276,9 +293,9 @@ def _findings(results: list, sid: int | None) -> list:
 def split_outcome(outcome: RunOutcome, sid: int, rows: int, *, single: bool) -> tuple[RunOutcome, list]:
     """What an uncrowded batch run says about one of its submissions: (its outcome, its findings).
     Each offending row names its submission (`submission_id`); counts and samples are its own."""
-    from expectations.runner import SAMPLE_ROWS, jsonable
+    from expectations.results import SAMPLE_ROWS, jsonable
 
-    results = getattr(outcome, "_results", [])
+    results = outcome.results
     by_check = {(v.suite_name, (r.expectation_config.meta or {}).get("check")): r for v in results for r in v.results}
     suites = []
     for suite in outcome.suites:
@@ -298,6 +315,6 @@ def split_outcome(outcome: RunOutcome, sid: int, rows: int, *, single: bool) -> 
                               rows=rows if suite.rows is not None else None))
     mine = RunOutcome(outcome.stage, all(s.success for s in suites), suites, outcome.run_id, outcome.docs_url,
                       outcome.seconds, rows, sid, list(outcome.notes), outcome.batch_id, outcome.batch_submissions)
-    mine._results = results if single else []
+    mine.results = results if single else []
     return mine, _findings(results, None if single else sid)
 

@@ -107,7 +107,7 @@ def test_a_defect_crowded_out_of_a_batch_by_other_files_is_still_found(loaded, c
     one more copy misses a single LZ-2 value. In one run GX returns the first 200 rows only: the LZ-2 one is
     not among them. The audit must notice (found > returned), split the batch, and refuse that file."""
     from expectations import state
-    from expectations.runner import execute
+    from expectations.run import execute
     from expectations.submission import (
         MAX_ROWS,
         _url_of,
@@ -135,7 +135,7 @@ def test_a_defect_crowded_out_of_a_batch_by_other_files_is_still_found(loaded, c
     finally:
         for sid in sids:
             sampledata.discard(conn, sid)
-    required = next(r for v in single_run._results for r in v.results
+    required = next(r for v in single_run.results for r in v.results
                     if r.expectation_config.meta["check"] == "required_values")
     returned = required.result["details"]["unexpected_rows"]
     assert required.result["observed_value"] == per_copy * (len(sids) - 1) + 1 > len(returned) == MAX_ROWS
@@ -150,7 +150,7 @@ def test_a_defect_crowded_out_of_a_batch_by_other_files_is_still_found(loaded, c
 
 def test_a_check_that_raises_in_a_batch_is_an_audit_error(loaded, conn, broken_submission_suite):
     from expectations import submission
-    from expectations.runner import AuditError
+    from expectations.outcome import AuditError
 
     sids = _copies(conn, [(A, []), (C, [])])
     try:
@@ -301,7 +301,7 @@ def test_whole_table_checks_run_on_every_gate(gate, conn):
 def test_full_recheck_finds_what_the_incremental_gate_trusts(gate, conn, capsys):
     """Accepted rows never change: the incremental gate does not read a validated row again. If one was
     changed all the same, `python -m expectations raw --full` finds it."""
-    from expectations.runner import main
+    from expectations.cli import main
 
     (ctid, cell) = conn.execute("select ctid, source_cell from raw.report_values limit 1").fetchone()
     conn.execute("update raw.report_values set source_cell = 'nowhere' where ctid = %s", (ctid,))

@@ -159,7 +159,7 @@ def test_defect_fails_the_right_expectation_with_the_right_severity(loaded, conn
 
 def test_the_prepared_checkpoint_is_reused_and_repeat_audits_agree(loaded, conn):
     """One checkpoint run per submission, the prepared checkpoint reused; speed is a benchmark number
-    (python -m expectations.bench), not a timed assertion that fails on a busy machine."""
+    (python -m scripts.bench_gx), not a timed assertion that fails on a busy machine."""
     sid = sampledata.pending_copy(conn, sampledata.submission_of(conn, *A))
     try:
         assert audit_submission(conn, sid) == []
@@ -214,7 +214,7 @@ def test_submit_with_the_audit_refuses_a_correction_that_breaks_the_next_quarter
 
 
 def test_a_check_that_cannot_run_is_an_internal_error_not_a_finding(loaded, conn, broken_submission_suite):
-    from expectations.runner import AuditError
+    from expectations.outcome import AuditError
 
     sid = sampledata.pending_copy(conn, sampledata.submission_of(conn, *A))
     try:
