@@ -196,17 +196,10 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
                         notes=[note for _, _, note in scopes.values()])
     validations, table_validations, assets = [], [], {}
     for spec in specs:
-        table = spec["meta"]["table"]
-        if table not in existing:
-            prepared.skipped.append(SuiteOutcome(spec["name"], table, True,
-                                                 skipped=f"table {table} does not exist (yet): suite skipped"))
+        drop = _left_out(prepared, spec, existing)
+        if drop is None:
             continue
-        drop = {i for i, e in enumerate(spec["expectations"])
-                if not set((e.get("meta") or {}).get("requires") or ()) <= existing}
-        prepared.skipped_expectations[spec["name"]] = [
-            skipped_expectation(spec["expectations"][i], "needs " + ", ".join(
-                sorted(set(spec["expectations"][i]["meta"]["requires"]) - existing)) + ": skipped")
-            for i in sorted(drop)]
+        table = spec["meta"]["table"]
         partitions = scopes[spec["name"]][1] if spec["name"] in scopes else None
         for part, left_out in _parts(spec, mode, drop):
             key, query = _asset_of(spec, mode, part, prepared.scoped)
@@ -222,6 +215,23 @@ def prepare_sql_stage(stage: str, url: str | None = None, *, per_submission: boo
         prepared.specs.append(spec)
     _add_checkpoints(gx, prepared, validations, table_validations)
     return prepared
+
+
+def _left_out(prepared: Prepared, spec: dict, existing: set[str]) -> set[int] | None:
+    """The expectations of a suite left out because a table they read is missing (noted as skipped), or
+    None when the suite's own table is missing (the suite skipped, with a note)."""
+    table = spec["meta"]["table"]
+    if table not in existing:
+        prepared.skipped.append(SuiteOutcome(spec["name"], table, True,
+                                             skipped=f"table {table} does not exist (yet): suite skipped"))
+        return None
+    drop = {i for i, e in enumerate(spec["expectations"])
+            if not set((e.get("meta") or {}).get("requires") or ()) <= existing}
+    prepared.skipped_expectations[spec["name"]] = [
+        skipped_expectation(spec["expectations"][i], "needs " + ", ".join(
+            sorted(set(spec["expectations"][i]["meta"]["requires"]) - existing)) + ": skipped")
+        for i in sorted(drop)]
+    return drop
 
 
 def _what_exists(specs: list[dict], url: str | None, unaudited_only: bool) -> tuple[set[str], dict]:
