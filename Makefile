@@ -52,7 +52,7 @@ mutate: install  # bad input at volume: 10,000 mutated files through the reader 
 	$(PY) -m scripts.mutate --files $(or $(FILES),10000) --seed $(or $(SEED),1)
 
 bench-gx: install  # the GX audits on the sample and on 100 copies of it
-	$(PY) -m expectations.bench --factor 100
+	$(PY) -m scripts.bench_gx --factor 100
 
 bench-dbt-airflow: install  # one dbt build task against Cosmos, both through Airflow (~7 min)
 	$(PY) -m scripts.bench_dbt_airflow

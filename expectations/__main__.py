@@ -1,3 +1,3 @@
-from expectations.runner import main
+from expectations.cli import main
 
 raise SystemExit(main())

@@ -11,7 +11,7 @@ Cross-row rules (sub-item ≤ parent, YTD non-decreasing, growth, membership,
 ranks, cards, ...) are query-based (`unexpected_rows_expectation` with the SQL
 in the suite JSON), so that they run in the database. This module re-declares
 GX's `unexpected_rows_expectation` with one change: asked for a bare verdict
-(`BOOLEAN_ONLY`, the first pass of whole-table gates, see runner.ONE_SCAN) it
+(`BOOLEAN_ONLY`, the first pass of whole-table gates, see stages.ONE_SCAN) it
 runs only the count of the unexpected rows. GX's own runs the query twice, a
 count and then the rows it never reports in that format; at nation scale the
 reconciliation of 10.8 M marts rows with the raw values costs 45 s per run.

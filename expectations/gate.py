@@ -85,7 +85,7 @@ def decide(outcome, what: str) -> dict:
 def run_gate(stage: str, url: str | None = None, *, full: bool = False) -> dict:
     """Run the stage's suites; write the outcome to var/quality/<stage>.json; raise if a critical one failed.
     `raw` is incremental unless `full` (see module doc)."""
-    from expectations.runner import run_stage
+    from expectations.run import run_stage
 
     if stage == "raw":
         return run_raw_gate(url, full=full)
@@ -97,7 +97,7 @@ def run_gate(stage: str, url: str | None = None, *, full: bool = False) -> dict:
 def run_marts_gate(url: str | None = None, *, full: bool = False) -> dict:
     """The marts gate (see module doc): audit the build in marts_build, record the verdict for it.
 
-    Incremental marts whose suite is audited by partition (runner.audited_partitions) are read only in the
+    Incremental marts whose suite is audited by partition (stages.audited_partitions) are read only in the
     partitions written since the last passed gate, unless `full`. Their `__unaudited` state tables are
     locked (SHARE) from before the audit reads them until the verdict: a dbt build meanwhile waits to add
     what it rewrites, so a pass empties exactly the partitions that were audited."""
@@ -106,7 +106,7 @@ def run_marts_gate(url: str | None = None, *, full: bool = False) -> dict:
     from core import marts
     from core.warehouse import connect
     from expectations import state
-    from expectations.runner import run_stage
+    from expectations.run import run_stage
 
     with connect(url, autocommit=True) as conn:
         state.ensure(conn)
@@ -149,7 +149,8 @@ def run_raw_gate(url: str | None = None, *, full: bool = False, docs: bool = Tru
 
     from core.warehouse import connect
     from expectations import state
-    from expectations.runner import execute, prepare_sql_stage, run_stage
+    from expectations.run import execute, run_stage
+    from expectations.stages import prepare_sql_stage
 
     start = time.monotonic()
     with connect(url, autocommit=True) as conn:

@@ -41,18 +41,11 @@ import shutil
 import time
 from pathlib import Path
 
-from expectations.runner import (
-    RunOutcome,
-    SuiteOutcome,
-    build_docs,
-    build_suite,
-    docs_root,
-    expectation_outcome,
-    load_suite_specs,
-    new_context,
-    run_id_of,
-    suite_success,
-)
+from core.datasets import DATASETS, PARTITION_KEYS, partition_counts
+from expectations.engine import build_docs, docs_root, import_gx, new_context, run_id_of
+from expectations.outcome import RunOutcome, SuiteOutcome, suite_success
+from expectations.results import expectation_outcome
+from expectations.specs import build_suite, load_suite_specs
 
 INVENTORY_FILE = "_inventory.csv"
 INVENTORY_COLUMNS = ("file", "dataset", "present", "bytes", "manifest_bytes", "sha256", "manifest_sha256",
@@ -238,8 +231,6 @@ def _partition_key(f: dict) -> tuple[tuple, tuple]:
 
 def _expected_rows(conn, manifest: dict, marts: dict) -> dict[tuple[str, tuple, tuple], int]:
     """{(dataset, partition keys, values): rows in the marts}: one grouped count per dataset and keys."""
-    from publish.stream import PARTITION_KEYS, partition_counts
-
     wanted = set()
     for f in manifest.get("files") or []:
         dataset, (by, _) = str(f.get("dataset") or ""), _partition_key(f)
@@ -249,12 +240,7 @@ def _expected_rows(conn, manifest: dict, marts: dict) -> dict[tuple[str, tuple, 
 
 
 def _dataset_names() -> list[str]:
-    try:
-        from publish.datasets import DATASETS
-
-        return [d.name for d in DATASETS]
-    except ImportError:  # pragma: no cover - publish is part of the project
-        return []
+    return [d.name for d in DATASETS]
 
 
 def _write_inventory(rows: list[dict], path: Path) -> None:
@@ -348,23 +334,46 @@ def audit_publication(version_dir: str, manifest: dict, conn, *, suites: list[st
 
     version_dir: URL or path of `v/<version>/`; manifest: the manifest dict (as written or about
     to be written); conn: a psycopg connection to the warehouse (row counts of the marts)."""
-    from core import config
-    from expectations.runner import _gx
-
     start = time.monotonic()
     version = str(manifest.get("version") or "unversioned")
-    workdir = config.var_dir() / "quality" / "publication" / _safe_name(version)
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
+    workdir = _workdir(version)
     segments: dict[str, list[str]] = {}
     rows = inventory(version_dir, manifest, conn, workdir, segments)
     _write_inventory(rows, workdir / INVENTORY_FILE)
     specs = {s["meta"]["batch"]: s for s in load_suite_specs("publication", suites)}
-    gx = _gx()
+    gx = import_gx()
     docs_dir = docs_root() / "publication" if docs else None
     context = new_context(gx, docs_dir)
-    source = context.data_sources.add_pandas_filesystem(name="publication", base_directory=workdir)
     whole, alone = _split_for_gx(segments, rows)
+    suites_out, results, run_id, docs_url = _run_checkpoint(gx, context, specs, rows, workdir, whole, docs_dir)
+    for file, segs in alone.items() if "csv_file" in specs else ():
+        more, more_results = _segment_outcomes(gx, context, specs["csv_file"], workdir, file, segs, segment_rows())
+        suites_out += more
+        results += more_results
+    _write_json(workdir / "inventory.json", rows)
+    for segs in segments.values():  # the copies were only for GX to read; the version itself is the record
+        for local in segs:
+            (workdir / local).unlink(missing_ok=True)
+    return RunOutcome("publication", all(s.success for s in suites_out), suites_out, run_id, docs_url,
+                      round(time.monotonic() - start, 3), sum(s.rows or 0 for s in suites_out), None,
+                      [f"version {version}: {len(rows)} files audited in {workdir}"], results=results)
+
+
+def _workdir(version: str) -> Path:
+    """The local working folder of a version's audit (its inventory, the CSV copies GX reads), emptied."""
+    from core import config
+
+    workdir = config.var_dir() / "quality" / "publication" / _safe_name(version)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    return workdir
+
+
+def _run_checkpoint(gx, context, specs: dict, rows: list[dict], workdir: Path, whole: dict[str, str],
+                    docs_dir: Path | None) -> tuple[list[SuiteOutcome], list, str, str | None]:
+    """The one checkpoint (the inventory, the CSVs read whole), its Data Docs built: (suite outcomes, GX
+    validation results, run id, Data Docs URL)."""
+    source = context.data_sources.add_pandas_filesystem(name="publication", base_directory=workdir)
     validations, names = _main_validations(gx, context, source, specs, rows, whole)
     checkpoint = context.checkpoints.add(gx.Checkpoint(name="publication_audit", validation_definitions=validations,
                                                        result_format={"result_format": "SUMMARY"}))
@@ -375,20 +384,7 @@ def audit_publication(version_dir: str, manifest: dict, conn, *, suites: list[st
         name, table, n = names[vd.name]
         outcomes = [expectation_outcome(r) for r in vres.results]
         suites_out.append(SuiteOutcome(name, table, suite_success(outcomes), outcomes, rows=n, docs_url=page))
-    for file, segs in alone.items() if "csv_file" in specs else ():
-        more, more_results = _segment_outcomes(gx, context, specs["csv_file"], workdir, file, segs, segment_rows())
-        suites_out += more
-        results += more_results
-    _write_json(workdir / "inventory.json", rows)
-    for segs in segments.values():  # the copies were only for GX to read; the version itself is the record
-        for local in segs:
-            (workdir / local).unlink(missing_ok=True)
-    outcome = RunOutcome("publication", all(s.success for s in suites_out), suites_out,
-                         run_id_of("publication", result), docs_url, round(time.monotonic() - start, 3),
-                         sum(s.rows or 0 for s in suites_out), None,
-                         [f"version {version}: {len(rows)} files audited in {workdir}"])
-    outcome._results = results
-    return outcome
+    return suites_out, results, run_id_of("publication", result), docs_url
 
 
 def _write_json(path: Path, doc: object) -> None:

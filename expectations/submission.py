@@ -1,11 +1,10 @@
 """The submission audit: ONE GX checkpoint on the rows of a batch of pending reports, with the accepted history.
 
-ingest.landing loads reports that passed the file-level checks as *pending*
-submissions and then asks for their audit, a wave at a time or one by one:
+ingest loads reports that passed the file-level checks as *pending* submissions
+and then asks for their audit, a wave at a time or one by one, through
+ingest.audit, which turns what this module returns into findings for the county:
 
-    from expectations.submission import audit_batch, audit_submission
-    findings = audit_batch(conn, [sid, ...])     # {submission_id: [Finding, ...]}
-    submit(path, audit=audit_submission)         # the batch of one
+    run_batch_audit(conn, [sid, ...])   # {submission_id: (its outcome, its failures)}
 
 The submissions are registered in `quality.audit_batches` under a new batch id
 (bound values; expectations/state.py) and the checkpoint validates their rows
@@ -14,10 +13,8 @@ in raw.report_values, chosen by the batch parameter `audit_batch_id`, with the
 through `@@context@@` keyed by `audit_sid` (expectations/fragments.py): each
 submission is judged against the accepted history only, never against another
 pending submission of the batch, so a batch gives each submission exactly the
-findings its audit alone gives. Each failed expectation becomes findings from
-its `meta` (`finding_code`, optional message templates), one per offending row
-with sheet, cell, town and indicator: critical → error (the report is
-refused), warning → warning, info → info.
+failures its audit alone gives: per failed expectation, the expectation and its
+offending rows (each names its submission). This module knows nothing of findings.
 
 GX returns at most 200 offending rows per expectation (MAX_ROWS). When an
 expectation of a batch found more than it returned (or failed without rows
@@ -45,18 +42,16 @@ import copy
 import json
 import math
 import os
-import re
 import threading
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
 
-from expectations.runner import AuditError, Prepared, RunOutcome, suite_success, unexpected_rows
+from expectations.outcome import AuditError, RunOutcome, suite_success
+from expectations.results import unexpected_rows
+from expectations.stages import Prepared
 
-FINDING_SEVERITY = {"critical": "error", "warning": "warning", "info": "info"}
 MAX_ROWS = 200  # GX returns at most 200 unexpected rows of an expectation (great_expectations.constants)
-MAX_FINDINGS_PER_EXPECTATION = MAX_ROWS
-_PROGRAMME = {"LZ-1": ("特色小镇", "characteristic"), "LZ-2": ("小城市培育试点镇", "pilot")}
+Failure = tuple[dict, list[dict]]  # (the expectation: type, kwargs, meta, severity; its offending rows)
 
 _prepared: dict[tuple, Prepared] = {}
 _lock = threading.Lock()
@@ -75,8 +70,9 @@ def _url_of(conn) -> str:
 
 def prepared_for(url: str, docs: bool = True, suites: list[str] | None = None) -> Prepared:
     """The submission checkpoint for this warehouse, built once per process and registry version."""
+    from expectations.engine import docs_root
     from expectations.fragments import registry_version
-    from expectations.runner import docs_root, prepare_sql_stage
+    from expectations.stages import prepare_sql_stage
 
     key = (url, str(docs_root()) if docs else "", tuple(suites or ()), registry_version())
     with _lock:
@@ -85,25 +81,10 @@ def prepared_for(url: str, docs: bool = True, suites: list[str] | None = None) -
         return _prepared[key]
 
 
-def audit_batch(conn, submission_ids: list[int]) -> dict[int, list]:
-    """Findings of every given pending submission from one checkpoint run (split only when crowded, see
-    module doc): {submission_id: [Finding, ...]}, in the order given. Raises AuditError if a check raised."""
-    return {sid: found for sid, (_outcome, found) in run_batch_audit(conn, submission_ids).items()}
-
-
-def audit_submission(conn, submission_id: int) -> list:
-    """The `audit` callable of ingest.landing.submit: findings of the GX submission checkpoint (a batch of one)."""
-    return run_batch_audit(conn, [submission_id])[int(submission_id)][1]
-
-
-def run_submission_audit(conn, submission_id: int, *, docs: bool = True) -> tuple[RunOutcome, list]:
-    """(outcome, findings) of one submission's audit. Raises AuditError if a check raised."""
-    return run_batch_audit(conn, [submission_id], docs=docs)[int(submission_id)]
-
-
 def run_batch_audit(conn, submission_ids: list[int], *, docs: bool = True,
-                    suites: list[str] | None = None) -> dict[int, tuple[RunOutcome, list]]:
-    """{submission_id: (its outcome, its findings)} for the given submissions; writes their reports."""
+                    suites: list[str] | None = None) -> dict[int, tuple[RunOutcome, list[Failure]]]:
+    """{submission_id: (its outcome, its failures)} for the given submissions (split only when crowded, see
+    module doc); writes their reports. Raises AuditError if a check raised."""
     from core.warehouse import connect
 
     order = list(dict.fromkeys(int(s) for s in submission_ids))  # validated integers, never text from a file
@@ -124,7 +105,7 @@ def run_batch_audit(conn, submission_ids: list[int], *, docs: bool = True,
 def _audit_parts(conn, prepared: Prepared, url: str, ids: list[int], counts: dict, out: dict) -> None:
     """Audit `ids` in one run; if the run is crowded, audit its parts instead (recursively)."""
     from expectations import state
-    from expectations.runner import execute
+    from expectations.run import execute
 
     batch_id = state.open_batch(conn, ids)
     try:
@@ -152,7 +133,7 @@ def crowding(outcome: RunOutcome) -> float:
     """0 if every failed expectation of a batch run returned all its offending rows, each naming its
     submission; else how many times over MAX_ROWS the worst one was (at least 1)."""
     worst = 0.0
-    for vres in getattr(outcome, "_results", []):
+    for vres in outcome.results:
         for r in vres.results:
             if r.success:
                 continue
@@ -171,12 +152,6 @@ def _unexpected_count(r) -> int | None:
     return count if isinstance(count, int) else None
 
 
-def new_findings(existing: list, audited: list) -> list:
-    """Audit findings that the file-level checks did not already report (same code, sheet and cell)."""
-    seen = {(f.code, f.sheet, f.cell, f.town_code) for f in existing}
-    return [f for f in audited if (f.code, f.sheet, f.cell, f.town_code) not in seen]
-
-
 def report_path(submission_id: int) -> Path:
     from core import config
 
@@ -191,94 +166,34 @@ def _write_report(outcome: RunOutcome) -> None:
     os.replace(tmp, path)
 
 
-# --------------------------------------------------------------------------- results -> findings
-
-def _number(value: object) -> object:
-    if isinstance(value, float):
-        value = Decimal(repr(value))
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
-    return value
-
-
-def _facts(row: dict, meta: dict, kwargs: dict) -> dict:
-    from core import registry
-
-    facts = {k: _number(v) for k, v in row.items()}
-    for alias, source in (meta.get("facts") or {}).items():
-        facts[alias] = facts.get(source)
-    if "min_value" in kwargs:
-        facts.setdefault("min", _number(kwargs["min_value"]))
-    if "max_value" in kwargs:
-        facts.setdefault("max", _number(kwargs["max_value"]))
-    names = {i.code: i.name_zh for i in registry.indicators()}
-    if row.get("indicator"):
-        facts.setdefault("name", names.get(row["indicator"], row["indicator"]))
-    if row.get("parent_indicator"):
-        facts.setdefault("parent_name", names.get(row["parent_indicator"], row["parent_indicator"]))
-    town = registry.towns_by_code().get(row.get("town_code"))
-    facts.setdefault("label", town.name_zh if town else (row.get("town_code") or ""))
-    zh, en = _PROGRAMME.get(row.get("form") or "", ("", ""))
-    facts.setdefault("programme_zh", zh)
-    facts.setdefault("programme_en", en)
-    if row.get("other_cell"):
-        digits = re.search(r"(\d+)$", str(row["other_cell"]))
-        facts.setdefault("other_row", digits.group(1) if digits else "")
-    return facts
-
-
-def _finding(code: str, severity: str, meta: dict, row: dict, kwargs: dict):
-    from ingest.findings import CATALOGUE, Finding, _Default, finding
-
-    facts = _facts(row, meta, kwargs)
-    where = {"sheet": row.get("source_sheet"), "cell": row.get("source_cell"),
-             "town_code": row.get("town_code"), "indicator": row.get("indicator")}
-    values = _Default({k: ("" if v is None else v) for k, v in facts.items()})
-    if meta.get("message_zh") and meta.get("message_en"):
-        zh, en = meta["message_zh"].format_map(values), meta["message_en"].format_map(values)
-    elif code in CATALOGUE:
-        base = finding(code, **where, **{k: v for k, v in facts.items() if k not in where})
-        zh, en = base.message_zh, base.message_en
-    else:  # the suite loader refuses this; keep a readable message all the same
-        zh = en = f"{code}: {row}"
-    return Finding(severity, code, where["sheet"], where["cell"], where["town_code"], where["indicator"], zh, en)
-
-
-def findings_of(outcome: RunOutcome) -> list:
-    """One finding per offending row of every failed expectation that carries a finding code (a run on one
-    submission; a batch run: split_outcome)."""
-    return _findings(getattr(outcome, "_results", []), None)
-
-
 def _rows_of(r, sid: int | None) -> list[dict]:
     rows = unexpected_rows(r)
     return rows if sid is None else [row for row in rows if row.get("submission_id") == sid]
 
 
-def _findings(results: list, sid: int | None) -> list:
-    """Findings from GX validation results, of submission `sid` only (None: the run held one submission)."""
-    out = []
+def failures_of(results: list, sid: int | None = None) -> list[Failure]:
+    """The failed expectations of GX validation results with their offending rows, of submission `sid` only
+    (None: the run held one submission); an expectation failed without rows gives one empty row."""
+    out: list[Failure] = []
     for vres in results:
         for r in vres.results:
-            cfg = r.expectation_config
-            meta = cfg.meta or {}
-            if r.success or not meta.get("finding_code"):
+            if r.success:
                 continue
             rows = _rows_of(r, sid)
             if sid is not None and not rows:
                 continue
-            severity = FINDING_SEVERITY[getattr(cfg.severity, "value", cfg.severity)]
-            out += [_finding(meta["finding_code"], severity, meta, row, cfg.kwargs)
-                    for row in rows[:MAX_FINDINGS_PER_EXPECTATION] or [{}]]
+            cfg = r.expectation_config
+            out.append(({"type": cfg.type, "kwargs": dict(cfg.kwargs), "meta": dict(cfg.meta or {}),
+                         "severity": getattr(cfg.severity, "value", cfg.severity)}, rows or [{}]))
     return out
 
 
-def split_outcome(outcome: RunOutcome, sid: int, rows: int, *, single: bool) -> tuple[RunOutcome, list]:
-    """What an uncrowded batch run says about one of its submissions: (its outcome, its findings).
+def split_outcome(outcome: RunOutcome, sid: int, rows: int, *, single: bool) -> tuple[RunOutcome, list[Failure]]:
+    """What an uncrowded batch run says about one of its submissions: (its outcome, its failures).
     Each offending row names its submission (`submission_id`); counts and samples are its own."""
-    from expectations.runner import SAMPLE_ROWS, jsonable
+    from expectations.results import SAMPLE_ROWS, jsonable
 
-    results = getattr(outcome, "_results", [])
+    results = outcome.results
     by_check = {(v.suite_name, (r.expectation_config.meta or {}).get("check")): r for v in results for r in v.results}
     suites = []
     for suite in outcome.suites:
@@ -298,6 +213,6 @@ def split_outcome(outcome: RunOutcome, sid: int, rows: int, *, single: bool) -> 
                               rows=rows if suite.rows is not None else None))
     mine = RunOutcome(outcome.stage, all(s.success for s in suites), suites, outcome.run_id, outcome.docs_url,
                       outcome.seconds, rows, sid, list(outcome.notes), outcome.batch_id, outcome.batch_submissions)
-    mine._results = results if single else []
-    return mine, _findings(results, None if single else sid)
+    mine.results = results if single else []
+    return mine, failures_of(results, None if single else sid)
 

@@ -91,7 +91,7 @@ def cmd_submit(args) -> int:
     if received is not None and received.tzinfo is None:
         print("ingest submit: --received-at needs a time zone, e.g. 2016-10-12T09:30:00+08:00", file=sys.stderr)
         return 2
-    from expectations.submission import audit_submission
+    from ingest.audit import audit_submission
 
     result = submit(path, received_at=received, audit=None if args.no_audit else audit_submission)
     if args.json:

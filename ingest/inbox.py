@@ -146,7 +146,7 @@ def check_batch(results: list[dict]) -> list[dict]:
 
 def submission_audit():
     """The submission audit over a wave: `audit(conn, submission_ids) -> {id: [Finding]}`, one GX
-    checkpoint run over all of them (`expectations.submission.audit_batch`)."""
-    from expectations.submission import audit_batch
+    checkpoint run over all of them (`ingest.audit.audit_batch`)."""
+    from ingest.audit import audit_batch
 
     return audit_batch

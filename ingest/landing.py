@@ -143,7 +143,7 @@ def submit(path: Path, *, file_name: str | None = None, received_at: datetime | 
     """Receive one file: archive it, validate it, and land/load it (the batch of one).
 
     `audit(conn, submission_id) -> list[Finding]` audits one pending submission (e.g.
-    expectations.submission.audit_submission). `replaces` (`ops reprocess`): the decided submission of
+    ingest.audit.audit_submission). `replaces` (`ops reprocess`): the decided submission of
     the same bytes that the new decision replaces; `channel` "replay" for a file of the archive processed
     again (no new receipt). An infrastructure error is raised, as it always was; an internal error holds
     the file (status "held")."""

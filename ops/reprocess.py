@@ -79,7 +79,7 @@ def _plan(path: Path, query: str, params: tuple) -> list[dict] | None:
 def _run(items: list[dict], path: Path) -> list[dict]:
     """Each file again, its new decision replacing its old one in one transaction."""
     from core.warehouse import connect
-    from expectations.submission import audit_submission
+    from ingest.audit import audit_submission
     from ingest.landing import submit
 
     outcomes = []

@@ -88,7 +88,7 @@ def build_enlarged_marts(conn, *, towns: int, provinces: int = 3, years: tuple[i
         for statement in (TOWNS_SQL, VALUES_SQL, SUBMISSIONS_SQL):
             conn.execute(statement, params)
     conn.execute("analyze marts.town_quarter_indicators")
-    from publish.stream import count_rows
+    from core.datasets import count_rows
 
     return {t: count_rows(conn, t) for t in ("towns", "town_quarter_indicators", "submissions")}
 

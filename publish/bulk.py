@@ -79,7 +79,7 @@ def bulk_partitions(conn, plan) -> list[tuple[tuple, int]] | None:
         return None
     if conn.info.parameter_status("server_encoding") != "UTF8":  # ascii() gives code points in UTF-8 only
         return None
-    from publish.stream import _key_sql
+    from core.datasets import key_sql as _key_sql
 
     keys = _key_sql(plan.partition_by)
     table = sql.SQL("{}.{}").format(sql.Identifier("marts"), sql.Identifier(plan.dataset.name))
@@ -98,7 +98,7 @@ def bulk_partitions(conn, plan) -> list[tuple[tuple, int]] | None:
 
 def copy_query(plan, key: tuple) -> sql.Composable:
     """COPY of one partition (the whole table for key ()) as CSV with a header, in the dataset's order."""
-    from publish.stream import _key_sql
+    from core.datasets import key_sql as _key_sql
 
     where = [sql.SQL("{} is null").format(k) if v is None else sql.SQL("{} = {}").format(k, sql.Literal(v))
              for k, v in zip(_key_sql(plan.partition_by), key, strict=True)]

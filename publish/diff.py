@@ -2,7 +2,7 @@
 
     python -m publish diff [OLD [NEW]] [--url URL] [--json]
 
-Rows are matched by each dataset's key (its stable row order, publish.datasets) and
+Rows are matched by each dataset's key (its stable row order, core.datasets) and
 compared column by column, read from the versions' Parquet files (typed, so a number
 is compared as a number); a partitioned dataset partition by partition, skipping the
 files whose checksum did not change. Defaults: the version before LATEST against LATEST. This is
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from publish.datasets import DATASETS, Dataset
+from core.datasets import DATASETS, Dataset
 from publish.wap import _fs, read_latest, versions
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from psycopg import sql
 
-from publish.datasets import Dataset
+from core.datasets import Dataset
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 WORKBOOK_NAME = "两镇数据.xlsx"

@@ -33,10 +33,10 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from core.datasets import DATASETS
 from core.faults import point
 from core.marts import BUILD, PUBLISHED, STATE_SCHEMA, build_of, stamp
 from publish.columns import COLUMNS
-from publish.datasets import DATASETS
 
 # the switch takes it exclusively (per transaction), a publication run shared (per session)
 SWITCH_LOCK = "twotowns marts switch"

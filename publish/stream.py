@@ -38,18 +38,13 @@ from pathlib import Path
 
 from psycopg import sql
 
+from core.datasets import PARTITION_KEYS, Dataset, count_rows
 from core.faults import point
-from publish.datasets import Dataset
 from publish.export import Column, _arrow_type, _json_value
 
 SHEET_MAX_DATA_ROWS = 1_048_576 - 2  # Excel's rows per sheet, less the label and name rows
 DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # a null partition value, as Hive and Arrow name it
 SAFE_SEGMENT = re.compile(r"^[0-9A-Za-z_-]+$")
-PARTITION_KEYS = {
-    "year": {"column": "year", "label_zh": "年份", "label_en": "year"},
-    "province": {"column": "county_code", "label_zh": "省份代码（县级代码前两位）",
-                 "label_en": "province code: the first two digits of county_code"},
-}
 
 
 def _env_bool(name: str) -> bool:
@@ -110,11 +105,6 @@ def columns_of(conn, name: str) -> list[Column]:
     return [Column(*r) for r in rows]
 
 
-def count_rows(conn, name: str) -> int:
-    return conn.execute(sql.SQL("select count(*) from {}.{}").format(
-        sql.Identifier("marts"), sql.Identifier(name))).fetchone()[0]
-
-
 def _skip(form: str, rows: int, limit: int) -> dict:
     if form == "json":
         zh = f"共 {rows:,} 行，超过 JSON 文件上限 {limit:,} 行：请使用 CSV 或 Parquet 文件。"
@@ -158,22 +148,6 @@ def _order(dataset: Dataset, partition_by: tuple[str, ...]) -> sql.Composable:
         column = sql.Identifier(PARTITION_KEYS[key]["column"])
         terms.append(sql.SQL("left({}, 2)").format(column) if key == "province" else column)
     return sql.SQL(", ").join(terms + [sql.Identifier(c) for c in dataset.order_by])
-
-
-def _key_sql(partition_by: tuple[str, ...]) -> list[sql.Composable]:
-    return [sql.SQL("left({}, 2)").format(sql.Identifier("county_code")) if k == "province"
-            else sql.Identifier(PARTITION_KEYS[k]["column"]) for k in partition_by]
-
-
-def partition_counts(conn, name: str, partition_by: tuple[str, ...]) -> dict[tuple, int]:
-    """Rows of marts.<name> per partition key (one entry, key (), when not partitioned)."""
-    if not partition_by:
-        return {(): count_rows(conn, name)}
-    keys = _key_sql(partition_by)
-    query = sql.SQL("select {}, count(*) from {}.{} group by {}").format(
-        sql.SQL(", ").join(keys), sql.Identifier("marts"), sql.Identifier(name),
-        sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(keys))))
-    return {tuple(r[:-1]): r[-1] for r in conn.execute(query).fetchall()}
 
 
 def partition_key_of(plan: Plan):

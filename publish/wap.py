@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.datasets import DATASETS, Dataset, partition_counts
 from core.faults import point
 from core.marts import PUBLISHED
 from core.marts import stamp as marts_stamp
-from publish.datasets import DATASETS, Dataset
-from publish.stream import Limits, partition_counts, write_files
+from publish.stream import Limits, write_files
 
 log = logging.getLogger(__name__)
 

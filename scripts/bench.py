@@ -118,7 +118,7 @@ def prepare(b: Bench) -> None:
 
 def prepare_city(b: Bench) -> None:
     """The city sample: its last quarter is the new one; the files before it go through the intake itself."""
-    from expectations.submission import audit_batch
+    from ingest.audit import audit_batch
     from ingest.landing import Incoming, submit_batch
     from samplegen import generate
 

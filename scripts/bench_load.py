@@ -99,7 +99,8 @@ def audit_pending(url: str, reports: list) -> dict:
     """The quarter's reports as pending submissions beside the history, audited in one call, then removed."""
     from core.warehouse import connect
     from expectations.fragments import ensure_registry
-    from expectations.submission import audit_batch, prepared_for
+    from expectations.submission import prepared_for
+    from ingest.audit import audit_batch
     from ingest.landing import forget_submission, load_wave
 
     prepared_for(url)  # the checkpoint is set up once per process (the intake pays it once per batch)

@@ -123,14 +123,14 @@ def broken_submission_suite(tmp_path, monkeypatch):
     the project's suites for this test: what the audit does when a check raises."""
     import json
 
-    from expectations import runner, submission
+    from expectations import specs, submission
 
-    spec = json.loads((runner.SUITES_DIR / "submission_report_values.json").read_text(encoding="utf-8"))
+    spec = json.loads((specs.SUITES_DIR / "submission_report_values.json").read_text(encoding="utf-8"))
     spec["expectations"].append({
         "type": "unexpected_rows_expectation", "severity": "critical", "description": "broken on purpose",
         "meta": {"check": "broken", "finding_code": "value.parent"},
         "kwargs": {"unexpected_rows_query": "select * from {batch} where no_such_column > 0"}})
     (tmp_path / "submission_report_values.json").write_text(json.dumps(spec), encoding="utf-8")
-    monkeypatch.setattr(runner, "SUITES_DIR", tmp_path)
+    monkeypatch.setattr(specs, "SUITES_DIR", tmp_path)
     monkeypatch.setattr(submission, "_prepared", {})
     return tmp_path

@@ -185,8 +185,8 @@ def test_a_build_that_fails_its_gate_changes_nothing_the_bi_role_reads(built, bi
 
 
 def test_a_partial_build_or_one_changed_after_its_audit_is_never_published(built, bi_user):
+    from expectations.cli import main as gx
     from expectations.gate import run_gate
-    from expectations.runner import main as gx
     from publish.marts import MartsNotAudited, publish_marts
 
     before = _what_bi_reads(bi_user)

@@ -11,7 +11,8 @@ import json
 
 import pytest
 
-from expectations.runner import SuiteError, build_suite, load_suite_specs, run_stage
+from expectations.run import run_stage
+from expectations.specs import SuiteError, build_suite, load_suite_specs
 
 STAGE_SUITES = {
     "submission": {"submission_report_values"},
@@ -55,9 +56,9 @@ def _checks(spec: dict) -> set[str]:
 
 
 def _gx():
-    from expectations.runner import _gx
+    from expectations.engine import import_gx
 
-    return _gx()
+    return import_gx()
 
 
 # --------------------------------------------------------------------------- suites, loaded and checked whole
@@ -68,7 +69,7 @@ def test_every_suite_loads_whole_in_every_mode():
     assert {s["name"] for s in specs} == set().union(*STAGE_SUITES.values())
     for spec in specs:
         partitions = "(select county_code, year, quarter from quality.p)" if spec["meta"].get("audit_by_partition") \
-            else None  # the relation of the partitions a suite audited by partition reads (runner.audited_partitions)
+            else None  # the relation of the partitions a suite audited by partition reads (stages.audited_partitions)
         for whole in (False, True):
             assert len(build_suite(gx, spec, whole=whole, partitions=partitions).expectations) \
                 == len(spec["expectations"]) > 0
@@ -135,12 +136,12 @@ def test_a_malformed_expectation_is_not_silently_dropped():
 
 
 def _write_suite(tmp_path, monkeypatch, expectation: dict, stage: str = "warehouse", **meta) -> None:
-    from expectations import runner
+    from expectations import specs
 
     exp = {"severity": "critical", "meta": {"check": "c"}, **expectation}
     spec = {"name": "s", "meta": {"stage": stage, "table": "marts.t", **meta}, "expectations": [exp]}
     (tmp_path / "s.json").write_text(json.dumps(spec), encoding="utf-8")
-    monkeypatch.setattr(runner, "SUITES_DIR", tmp_path)
+    monkeypatch.setattr(specs, "SUITES_DIR", tmp_path)
 
 
 QUERY_OK = "select * from {batch} where x < 0"
@@ -162,15 +163,32 @@ QUERY_OK = "select * from {batch} where x < 0"
      "warehouse", "audit_by_partition"),
     ({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": QUERY_OK}}, "submission",
      "finding_code"),
-    ({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": QUERY_OK}, "severity": "warning",
-      "meta": {"check": "c", "finding_code": "value.parent"}}, "submission", "reporting contract"),
-    ({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": QUERY_OK},
-      "meta": {"check": "c", "finding_code": "value.brand_new"}}, "submission", "message_zh"),
+    ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "value"},
+      "meta": {"check": "c", "finding_code": "value.parent"}}, "submission", "is a query"),
+    ({"type": "expect_column_to_exist", "kwargs": {"column": {"$policy": "no_such_parameter"}}}, "warehouse",
+     "no_such_parameter"),
+    ({"type": "expect_column_to_exist", "kwargs": {"column": {"$seeds": "no_such_list"}}}, "warehouse",
+     "no_such_list"),
 ])
 def test_the_loader_refuses_what_would_run_wrong(tmp_path, monkeypatch, expectation, stage, problem):
     _write_suite(tmp_path, monkeypatch, expectation, stage=stage)
     with pytest.raises(SuiteError, match=problem):
         load_suite_specs()
+
+
+@pytest.mark.parametrize(("meta", "severity", "problem"), [
+    ({"check": "c", "finding_code": "value.parent"}, "warning", "reporting contract"),
+    ({"check": "c", "finding_code": "value.brand_new"}, "critical", "message_zh"),
+])
+def test_the_findings_mapping_refuses_a_suite_the_county_could_not_read(tmp_path, monkeypatch, meta, severity,
+                                                                       problem):
+    """The reporting contract (finding codes and severities) is ingest's: ingest.audit checks the suites."""
+    from ingest.audit import check_suites
+
+    _write_suite(tmp_path, monkeypatch, {"type": "unexpected_rows_expectation", "severity": severity, "meta": meta,
+                                         "kwargs": {"unexpected_rows_query": QUERY_OK}}, stage="submission")
+    with pytest.raises(ValueError, match=problem):
+        check_suites(None, load_suite_specs("submission"))
 
 
 def test_fragment_literals_are_escaped_for_sql_gx_and_sqlalchemy():
@@ -191,7 +209,7 @@ def test_fragment_literals_are_escaped_for_sql_gx_and_sqlalchemy():
 
 def _pandas_validate(df, expectation):
     gx = _gx()
-    from expectations.runner import new_context
+    from expectations.engine import new_context
 
     context = new_context(gx, None)
     batch = context.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b")
@@ -300,7 +318,7 @@ def test_raw_stage_sees_a_ytd_decrease_in_the_accepted_history(loaded, conn):
 
 @pytest.mark.integration
 def test_cli_json_reports_each_suite_and_expectation(loaded, capsys):
-    from expectations.runner import main
+    from expectations.cli import main
 
     assert main(["run", "--stage", "raw", "--json", "--no-docs"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -335,7 +353,7 @@ def test_the_entry_points_do_not_import_gx_until_they_run():
     import subprocess
     import sys
 
-    code = ("import sys, expectations.gate, expectations.submission, expectations.publication, expectations.runner; "
+    code = ("import sys, expectations.gate, expectations.submission, expectations.publication, expectations.cli; "
             "print('great_expectations' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"

@@ -77,7 +77,8 @@ MIX = [
 
 
 def test_batch_audit_gives_each_submission_the_findings_of_its_own_audit(loaded, conn):
-    from expectations.submission import audit_batch, audit_submission, report_path, run_batch_audit
+    from expectations.submission import report_path
+    from ingest.audit import audit_batch, audit_submission, run_batch_audit
 
     sids = _copies(conn, MIX)
     try:
@@ -109,15 +110,9 @@ def test_a_defect_crowded_out_of_a_batch_by_other_files_is_still_found(loaded, c
     has a single implausible LZ-2 value. In one run GX returns the first 200 rows only: the LZ-2 one is not
     among them. The audit must notice (found > returned), split the batch, and warn that file."""
     from expectations import state
-    from expectations.runner import execute
-    from expectations.submission import (
-        MAX_ROWS,
-        _url_of,
-        audit_batch,
-        audit_submission,
-        crowding,
-        prepared_for,
-    )
+    from expectations.run import execute
+    from expectations.submission import MAX_ROWS, _url_of, crowding, prepared_for
+    from ingest.audit import audit_batch, audit_submission
 
     crowd = "update raw.report_values set value = 99999999 where submission_id = %(sid)s and form = 'LZ-1'"
     lone = "update raw.report_values set value = 99999999 where submission_id = %(sid)s " \
@@ -137,7 +132,7 @@ def test_a_defect_crowded_out_of_a_batch_by_other_files_is_still_found(loaded, c
     finally:
         for sid in sids:
             sampledata.discard(conn, sid)
-    required = next(r for v in single_run._results for r in v.results
+    required = next(r for v in single_run.results for r in v.results
                     if r.expectation_config.meta["check"] == "range")
     returned = required.result["details"]["unexpected_rows"]
     assert required.result["observed_value"] == per_copy * (len(sids) - 1) + 1 > len(returned) == MAX_ROWS
@@ -151,13 +146,13 @@ def test_a_defect_crowded_out_of_a_batch_by_other_files_is_still_found(loaded, c
 
 
 def test_a_check_that_raises_in_a_batch_is_an_audit_error(loaded, conn, broken_submission_suite):
-    from expectations import submission
-    from expectations.runner import AuditError
+    from expectations.outcome import AuditError
+    from ingest import audit
 
     sids = _copies(conn, [(A, []), (C, [])])
     try:
         with pytest.raises(AuditError, match="broken on purpose"):
-            submission.audit_batch(conn, sids)
+            audit.audit_batch(conn, sids)
     finally:
         for sid in sids:
             sampledata.discard(conn, sid)
@@ -303,7 +298,7 @@ def test_whole_table_checks_run_on_every_gate(gate, conn):
 def test_full_recheck_finds_what_the_incremental_gate_trusts(gate, conn, capsys):
     """Accepted rows never change: the incremental gate does not read a validated row again. If one was
     changed all the same, `python -m expectations raw --full` finds it."""
-    from expectations.runner import main
+    from expectations.cli import main
 
     (ctid, cell) = conn.execute("select ctid, source_cell from raw.report_values limit 1").fetchone()
     conn.execute("update raw.report_values set source_cell = 'nowhere' where ctid = %s", (ctid,))

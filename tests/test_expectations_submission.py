@@ -14,7 +14,8 @@ import shutil
 import pytest
 
 from expectations import sampledata
-from expectations.submission import audit_submission, report_path, run_submission_audit
+from expectations.submission import report_path
+from ingest.audit import audit_submission, run_submission_audit
 from samplegen import truth
 
 pytestmark = pytest.mark.integration
@@ -125,7 +126,7 @@ def test_defect_fails_the_right_expectation_with_the_right_severity(loaded, conn
 
 def test_the_prepared_checkpoint_is_reused_and_repeat_audits_agree(loaded, conn):
     """One checkpoint run per submission, the prepared checkpoint reused; speed is a benchmark number
-    (python -m expectations.bench), not a timed assertion that fails on a busy machine."""
+    (python -m scripts.bench_gx), not a timed assertion that fails on a busy machine."""
     sid = sampledata.pending_copy(conn, sampledata.submission_of(conn, *A))
     try:
         assert audit_submission(conn, sid) == []
@@ -180,7 +181,7 @@ def test_submit_with_the_audit_refuses_a_correction_that_breaks_the_next_quarter
 
 
 def test_a_check_that_cannot_run_is_an_internal_error_not_a_finding(loaded, conn, broken_submission_suite):
-    from expectations.runner import AuditError
+    from expectations.outcome import AuditError
 
     sid = sampledata.pending_copy(conn, sampledata.submission_of(conn, *A))
     try:
@@ -188,13 +189,3 @@ def test_a_check_that_cannot_run_is_an_internal_error_not_a_finding(loaded, conn
             audit_submission(conn, sid)
     finally:
         sampledata.discard(conn, sid)
-
-
-def test_new_findings_drops_what_the_file_checks_already_reported():
-    from expectations.submission import new_findings
-    from ingest.findings import finding
-
-    known = finding("value.growth_outlier", sheet="S", cell="C4", town_code="T", indicator="fai", growth=120, name="x")
-    again = finding("value.growth_outlier", sheet="S", cell="C4", town_code="T", indicator="fai", growth=120, name="x")
-    other = finding("value.ytd_decrease", sheet="S", cell="C4", town_code="T", indicator="fai", value=1, previous=2)
-    assert new_findings([known], [again, other]) == [other]

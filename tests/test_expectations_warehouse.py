@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from expectations.runner import execute, prepare_sql_stage
+from expectations.run import execute
+from expectations.stages import prepare_sql_stage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,7 +68,7 @@ def _failed(outcome, severities=("critical", "warning")) -> dict[str, str]:
 
 
 def test_clean_marts_pass_everything(built):
-    from expectations.runner import run_stage
+    from expectations.run import run_stage
 
     outcome = run_stage("warehouse")
     assert outcome.success and _failed(outcome) == {}, outcome.failures() + outcome.failures("warning")

@@ -121,7 +121,7 @@ def _versions(conn, county: str, year: int, quarter: int) -> dict[str, tuple[str
 
 
 def test_a_correction_in_the_same_batch_is_versioned_after_the_original(warehouse, conn, sample_dir, tmp_path):
-    from expectations.submission import audit_batch
+    from ingest.audit import audit_batch
 
     original = tmp_path / "330411_2016Q1.xlsx"
     shutil.copy2(sample_dir / "330411_2016Q1.xlsx", original)
@@ -141,7 +141,7 @@ def test_a_correction_in_the_same_batch_is_versioned_after_the_original(warehous
 def test_q2_and_q3_of_one_county_in_one_batch_are_decided_in_order(warehouse, conn, sample_dir, tmp_path):
     """Q3 is checked against the Q2 of the same batch: accepted as sent; refused when its
     year-to-date investment falls below the Q2 just accepted (the cross-period check saw it)."""
-    from expectations.submission import audit_batch
+    from ingest.audit import audit_batch
 
     q2, q3 = tmp_path / "330483_2016Q2.xlsx", tmp_path / "330483_2016Q3.xlsx"
     shutil.copy2(sample_dir / q2.name, q2)
@@ -167,7 +167,7 @@ def test_q2_and_q3_of_one_county_in_one_batch_are_decided_in_order(warehouse, co
 
 
 def test_a_bad_file_is_refused_alone_with_its_findings(warehouse, conn, sample_dir, tmp_path):
-    from expectations.submission import audit_batch
+    from ingest.audit import audit_batch
 
     names = ["330424_2016Q3.xlsx", "330421_2016Q1.xlsx", "330481_2016Q1.xlsx"]  # the first is refused
     for n in names:
@@ -189,7 +189,7 @@ def test_a_bad_file_is_refused_alone_with_its_findings(warehouse, conn, sample_d
 def test_an_audit_that_raises_for_one_submission_holds_that_one_only(warehouse, conn, sample_dir, tmp_path):
     """The wave's one audit call raises: each submission is audited alone; only the one at fault is held
     (an internal error: its pending submission removed, never current); the others are decided."""
-    from expectations.submission import audit_batch
+    from ingest.audit import audit_batch
 
     names = ["330402_2015Q1.xlsx", "330411_2015Q1.xlsx", "330421_2015Q1.xlsx"]
     for n in names:

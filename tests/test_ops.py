@@ -209,14 +209,14 @@ def test_reprocess_loads_a_report_again_with_its_receipt_time_and_version(wareho
 
 _REPROCESS_UNTIL_KILLED = r"""
 import sys, time
-import expectations.submission as submission
+import ingest.audit as audit
 from ops.reprocess import reprocess
 
 def audit_then_wait(conn, sid):
     print("AUDITING", sid, flush=True)
     time.sleep(120)  # the new version loaded as pending, not decided: killed here
 
-submission.audit_submission = audit_then_wait
+audit.audit_submission = audit_then_wait
 reprocess(sys.argv[1], sys.argv[2])
 """
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from core.datasets import DATASETS
 from publish import wap
 from publish.columns import COLUMNS, DATASET_COLUMNS, label
-from publish.datasets import DATASETS
 from publish.export import WORKBOOK_NAME, csv_cell
 from publish.wap import AuditError, prune, publish, read_latest, versions
 

@@ -237,8 +237,8 @@ def test_a_partition_path_is_made_of_plain_codes_only():
 def test_streamed_files_are_the_bytes_of_the_whole_table_exporters(big_marts, conn, tmp_path):
     """Under the limits, the streaming writers give the bytes publish.export gives for the whole table
     (the city sample's publication stays what it was)."""
+    from core.datasets import DATASETS
     from publish.columns import label
-    from publish.datasets import DATASETS
     from publish.export import fetch, to_csv, to_json, to_parquet, to_workbook
 
     limits = Limits(partition_rows=10_000, json_max_rows=10_000, sheet_max_rows=10_000, row_group_rows=10_000)
@@ -350,8 +350,8 @@ def test_copy_formatted_files_are_the_bytes_of_csv_cell_and_the_arrow_writer(big
     bulk path would render differently send the dataset down the row-by-row path, with the same bytes."""
     import pyarrow.parquet as pq
 
+    from core.datasets import Dataset
     from publish import bulk as bulk_path
-    from publish.datasets import Dataset
     from publish.export import fetch, to_csv, to_parquet
     from publish.stream import plan_dataset, write_dataset
 

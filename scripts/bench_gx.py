@@ -1,6 +1,6 @@
 """Throughput of the GX audits: rows validated per second, on the sample and on an enlarged copy.
 
-    python -m expectations.bench [--factor 100] [--submissions 20] [--batch 24] [--new-share 0.025]
+    python -m scripts.bench_gx [--factor 100] [--submissions 20] [--batch 24] [--new-share 0.025]
                                  [--no-warehouse] [--json]
 
 Works in a scratch database `<warehouse db>_gxbench` on the same server (dropped
@@ -50,7 +50,8 @@ def _scratch_database() -> str:
 def _measure_submissions(url: str, n: int) -> dict:
     from core.warehouse import connect
     from expectations import sampledata
-    from expectations.submission import prepared_for, run_submission_audit
+    from expectations.submission import prepared_for
+    from ingest.audit import run_submission_audit
 
     start = time.monotonic()
     prepared_for(url)  # setup, once per process
@@ -79,7 +80,8 @@ def _measure_batch(url: str, n: int, singles: int = 24) -> dict:
     `singles` of them audited one by one (values/s of each; the findings must agree)."""
     from core.warehouse import connect
     from expectations import sampledata
-    from expectations.submission import audit_batch, audit_submission, prepared_for
+    from expectations.submission import prepared_for
+    from ingest.audit import audit_batch, audit_submission
 
     prepared_for(url)  # setup, once per process (as ingest: Data Docs built)
     with connect(url, autocommit=True) as conn:
@@ -149,7 +151,8 @@ def _measure_raw_gate(url: str, new_share: float, full_run: bool = True) -> dict
 
 
 def _measure_stage(stage: str, url: str) -> dict:
-    from expectations.runner import execute, prepare_sql_stage
+    from expectations.run import execute
+    from expectations.stages import prepare_sql_stage
 
     t = time.monotonic()
     prepared = prepare_sql_stage(stage, url, docs=True)
@@ -205,12 +208,12 @@ def run(factor: int = 100, submissions: int = 20, batch: int = 24, new_share: fl
         warehouse: bool = True, sample: bool = True) -> dict:
     from core.warehouse import connect
     from expectations import sampledata
-    from expectations.runner import _gx
+    from expectations.engine import import_gx
     from ingest.landing import submit
     from samplegen import generate
 
     t = time.monotonic()
-    _gx()
+    import_gx()
     report: dict = {"gx_import_s": round(time.monotonic() - t, 2), "load_average": os.getloadavg()[0]}
     url = _scratch_database()
     os.environ["WAREHOUSE_URL"] = url  # dbt and the stages read the scratch database
@@ -241,7 +244,7 @@ def run(factor: int = 100, submissions: int = 20, batch: int = 24, new_share: fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m expectations.bench")
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench_gx")
     parser.add_argument("--factor", type=int, default=100)
     parser.add_argument("--submissions", type=int, default=20, help="submissions audited per size")
     parser.add_argument("--batch", type=int, default=24, help="pending submissions audited in one batch")
