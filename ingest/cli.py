@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingest.findings import ERROR, WARNING, count
+from ingest.findings import ERROR, WARNING, count, finding
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -29,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _history_connection():
-    """A read-only warehouse connection for the cross-period checks, or None if there is none."""
+    """A warehouse connection for the audit's preview (the cross-period checks, run in a transaction that is
+    rolled back: nothing of the file is kept), or None if there is none."""
     from core.warehouse import connect, embedded_dir
 
     if not os.environ.get("WAREHOUSE_URL") and not (embedded_dir() / "url").exists():
@@ -38,7 +39,6 @@ def _history_connection():
         conn = connect(connect_timeout=5)
     except Exception:
         return None
-    conn.read_only = True
     return conn
 
 
@@ -49,7 +49,6 @@ def _print_findings(findings, out=sys.stdout) -> None:
 
 
 def cmd_check(args) -> int:
-    from ingest.history import history_findings
     from ingest.parse import parse_report
 
     path = Path(args.file)
@@ -65,11 +64,13 @@ def cmd_check(args) -> int:
         return 3
     if report.county_code and report.period:
         conn = None if args.no_history else _history_connection()
-        try:
-            report.findings += history_findings(conn, report)
-        finally:
-            if conn is not None:
-                conn.close()
+        if conn is None:
+            report.findings.append(finding("check.history_skipped"))
+        else:
+            from ingest.audit import preview_findings
+
+            with conn:
+                report.findings += preview_findings(conn, report)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -1,8 +1,9 @@
 """Receive, land and load: what `python -m ingest submit FILE` does.
 
 1. The file's bytes are kept forever in the content-addressed archive.
-2. It is parsed and validated (file-level checks, then cross-period checks
-   against the accepted history in the warehouse).
+2. It is parsed and validated (the cell and structure rules of the file; a
+   file refused for them also gets the cross-period findings, from a preview
+   of the audit).
 3. A report without file-level errors is loaded (COPY, one transaction) as a
    *pending* submission, which is never current; its rows are then audited in
    the database (`audit`, e.g. the GX submission audit); then ONE transaction
@@ -17,7 +18,7 @@
 connection, the schema check, the prepared GX checkpoint) and taking them in *waves*
 (`waves`): wave k is the k-th file of every county of the batch, so a county's files are decided
 one after the other in receipt order while different counties go side by side. Per wave: archive
-and duplicate check per file; parse, file-level and history checks per file; load each file
+and duplicate check per file; parse and file-level checks per file; load each file
 without errors as a pending submission; ONE audit call over all the wave's pending submissions;
 then each submission decided in its own transaction; quarantine and feedback per file. A file whose
 handling raises is an internal error, never a verdict on the report, and the others go on: it is
@@ -27,6 +28,8 @@ infrastructure failed (the database connection, the disk), an "error" result tha
 to be tried again (a pending submission is never current). `submit(path)` is the batch of one and
 raises such an error, as it always did.
 
+The phases are read top to bottom in `_run_wave`; the landing tables are written by `ingest.submissions`,
+and the records of an intake (`Incoming`, `Work`, `SubmitResult`) are `ingest.intake`'s.
 No SQL is ever built from file contents: values travel as parameters or COPY data.
 """
 
@@ -35,98 +38,26 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from core import config
-from core.dbt import BUILD_LOCK
 from core.faults import point
+from ingest import submissions as sql
 from ingest.archive import atomic_copy, record_receipt, suffix
 from ingest.archive import keep as archive  # (tests replace it to fail the disk)
 from ingest.current import required_forms
-from ingest.findings import ERROR, WARNING, Finding, count, finding
-from ingest.history import history_findings
+from ingest.findings import ERROR, Finding, finding
+from ingest.intake import Incoming, SubmitResult, Work, receipt_time, safe_display_name
 from ingest.parse import Report, parse_report
+from ingest.submissions import LOCAL_TZ, RAW_COLUMNS, forget_submission
+
+__all__ = ["LOCAL_TZ", "RAW_COLUMNS", "Incoming", "SubmitResult", "Work", "decide_wave", "ensure_schema",
+           "forget_submission", "load_wave", "receipt_time", "safe_display_name", "submit", "submit_batch",
+           "waves"]
 
 log = logging.getLogger(__name__)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass
-class SubmitResult:
-    submission_id: int | None  # None only for an error before the file was recorded
-    status: str  # accepted | refused | duplicate (submission_id is then the original's) | error
-    file_sha256: str
-    file_name: str
-    county_code: str | None
-    period: str | None
-    version: int | None
-    rows_loaded: int
-    findings: list[Finding] = field(default_factory=list)
-    feedback_paths: list[Path] = field(default_factory=list)
-    quarantine_path: Path | None = None
-    missing_forms: list[str] = field(default_factory=list)  # the county's report is incomplete without these
-    error: str | None = None  # status "error" (the file stays in the inbox) or "held": what went wrong
-    exception: Exception | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        return {
-            "submission_id": self.submission_id, "status": self.status, "file_sha256": self.file_sha256,
-            "file_name": self.file_name, "county_code": self.county_code, "period": self.period,
-            "version": self.version, "rows_loaded": self.rows_loaded,
-            "errors": count(self.findings, ERROR), "warnings": count(self.findings, WARNING),
-            "findings": [f.to_dict() for f in self.findings],
-            "feedback": [str(p) for p in self.feedback_paths],
-            "quarantine": str(self.quarantine_path) if self.quarantine_path else None,
-            "missing_forms": self.missing_forms,
-        } | ({"error": self.error} if self.status in ("error", "held") else {})
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A file to receive: its bytes, the name to show (default: the path's), when it arrived
-    (default: its modification time, `receipt_time`)."""
-
-    path: Path
-    file_name: str | None = None
-    received_at: datetime | None = None
-    replaces: int | None = None  # `ops reprocess`: the submission of these bytes its decision replaces
-    channel: str = "submit"  # how it came (ingest.archive.CHANNELS); "replay": a file of the archive again
-
-
-@dataclass
-class Work:
-    """One file on its way through a wave of `submit_batch`."""
-
-    path: Path
-    name: str
-    received_at: datetime | None
-    sha: str = ""
-    archived: Path | None = None
-    report: Report | None = None
-    findings: list[Finding] = field(default_factory=list)
-    sid: int | None = None
-    rows: int = 0
-    result: SubmitResult | None = None
-    replaces: int | None = None
-    channel: str = "submit"
-
-
-def safe_display_name(name: str) -> str:
-    """A file name from outside, fit for display and storage as text (never as a path)."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip() or "unnamed"
-    return base[:200]
-
-
-def receipt_time(path: Path) -> datetime:
-    """When the file arrived: its modification time in the inbox, never in the future."""
-    mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    return min(mtime, datetime.now(UTC))
 
 
 def ensure_schema(conn) -> None:
@@ -201,37 +132,188 @@ def _county_of(work: Work) -> str | None:
     return sniff_county(work.path, work.name)
 
 
+# ----------------------------------------------------------------------------- one wave, phase by phase
+
 def _run_wave(conn, wave: list[Work], audit, write_feedback: bool) -> None:
-    """The phases of one wave; each file's problems stay its own (see `_each`)."""
-    live = _each(wave, lambda w: _receive(conn, w))
-    live = _each(live, lambda w: _validate(conn, w))
-    live = load_wave(conn, live)
+    """The phases of one wave, in order; each file's problems stay its own (see `_each`)."""
+    live = _each(wave, lambda w: _receive(conn, w))  # archive, receipt, duplicate
+    live = _each(live, lambda w: _validate(conn, w))  # parse, lateness; refused at once
+    live = load_wave(conn, live)  # pending submissions, never current
     if audit is not None and live:
-        live = _audit_wave(conn, live, audit)
-    decide_wave(conn, live)
+        live = _audit_wave(conn, live, audit)  # the database audit (the GX submission suite)
+    decide_wave(conn, live)  # accepted (a new version) or refused
+    _hold_failures(conn, wave)  # an internal error is an incident, not a verdict
+    _release_held(conn, wave)
+    _answer_wave(wave, write_feedback)  # quarantine and feedback
+
+
+def _receive(conn, w: Work) -> None:
+    """Archive the bytes and the receipt; a byte-identical file received before is decided here (duplicate).
+    A replay of the archive (reprocess, restore) adds no receipt: it is not an arrival."""
+    w.received_at = w.received_at or receipt_time(w.path)
+    w.sha, w.archived = archive(w.path, w.name)
+    if w.channel != "replay":
+        record_receipt(w.archived, w.name, w.received_at, w.channel)
+    w.result = _duplicate_of(conn, w.archived, w.sha, w.name, w.received_at, replacing=w.replaces is not None)
+
+
+def _duplicate_of(conn, archived: Path, sha: str, name: str, received_at: datetime, *,
+                  replacing: bool = False) -> SubmitResult | None:
+    """Record the file; if these bytes were received and decided before, the no-op answer (else None).
+    `replacing` (`ops reprocess`): the file is processed again whatever it was decided before."""
+    with conn.transaction():
+        first = sql.record_file(conn, archived, sha, received_at)
+    if first is None or replacing:
+        return None
+    # Byte-identical to a file already received: a no-op. The county still gets an answer.
+    dup = finding("submission.duplicate", first_received=first[1].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
+    period = f"{first[3]}Q{first[4]}" if first[3] else None
+    return SubmitResult(first[0], "duplicate", sha, name, first[2], period, first[5], 0, [dup])
+
+
+def _validate(conn, w: Work) -> None:
+    """Parse, file-level and lateness checks; a file with errors is recorded refused at once, with what the
+    audit would add (its preview: every problem in one answer, not one round per fix)."""
+    from ingest.audit import preview_findings
+
+    report = w.report = parse_report(w.archived, w.name)
+    w.findings = list(report.findings)
+    if report.county_code and report.period:
+        w.findings += _lateness(w)
+        if any(f.severity == ERROR for f in w.findings):
+            w.findings += preview_findings(conn, report)
+    if any(f.severity == ERROR for f in w.findings):
+        _refuse_at_once(conn, w)
+
+
+def _lateness(w: Work) -> list[Finding]:
+    """A report received (local time) after its period's deadline is late (a warning)."""
+    received = w.received_at.astimezone(LOCAL_TZ)
+    if received.date() > w.report.period.deadline:
+        return [finding("submission.late", received=received.strftime("%Y-%m-%d %H:%M"),
+                        deadline=w.report.period.deadline.isoformat())]
+    return []
+
+
+def _refuse_at_once(conn, w: Work) -> None:
+    """A file with file-level errors: recorded refused with its findings, without loading a value."""
+    with conn.transaction():
+        sql.after_builds(conn)
+        sql.forget_replaced(conn, [w])
+        sid = sql.insert_submission(conn, w, status="refused")
+        sql.record_findings(conn, sid, w.findings)
+    w.sid = sid
+    w.result = SubmitResult(sid, "refused", w.sha, w.name, w.report.county_code, _period(w.report), None, 0,
+                            w.findings)
+
+
+def load_wave(conn, works: list[Work]) -> list[Work]:
+    """The wave's reports as pending submissions in ONE transaction: one multi-row insert of the
+    submissions and ONE COPY of every value, the speed of a bare COPY. Pending submissions are never
+    current, so loading them together changes nothing anyone can see. If that fails, file by file,
+    so that only the file at fault is an error. Returns the works still undecided."""
+    if len(works) > 1:
+        try:
+            with conn.transaction():
+                sids = sql.insert_submissions(conn, works, status="pending")
+                for w, sid in zip(works, sids, strict=True):
+                    w.sid = sid
+                sql.copy_rows(conn, [(w.sid, w.sha, w.report) for w in works])
+            for w in works:
+                w.rows = len(w.report.values)
+            return works
+        except Exception:
+            log.warning("intake: loading the wave at once failed; loading its files one by one", exc_info=True)
+            for w in works:
+                w.sid = None
+    return _each(works, lambda w: _load_pending(conn, w))
+
+
+def _load_pending(conn, w: Work) -> None:
+    """Load the values as a pending submission (never current, whatever happens next)."""
+    with conn.transaction():
+        sid = sql.insert_submission(conn, w, status="pending")
+        w.rows = _copy_values(conn, sid, w.sha, w.report)
+    w.sid = sid
+
+
+def _copy_values(conn, sid: int, sha: str, report: Report) -> int:
+    """One row per value (tests replace it to die in the middle of a load)."""
+    sql.copy_rows(conn, [(sid, sha, report)])
+    return len(report.values)
+
+
+def _audit_wave(conn, live: list[Work], audit) -> list[Work]:
+    """ONE audit call over the wave's pending submissions; if it raises, each submission is audited
+    alone so that only the one at fault is an error (it stays pending, never current)."""
+    point("receive.loaded")
+    try:
+        found = audit(conn, [w.sid for w in live])
+    except Exception as exc:
+        if len(live) == 1:
+            log.exception("intake: the audit of %s failed: %s", live[0].name, exc)
+            live[0].result = _error_result(live[0], exc)
+            return []
+        log.warning("intake: the audit of submissions %s raised; auditing them one by one",
+                    [w.sid for w in live], exc_info=True)
+        found = {}
+        _each(live, lambda w: found.update(audit(conn, [w.sid])))
+    for w in live:
+        if w.result is None:  # the audit's rules are not the file-level checks': nothing is said twice
+            w.findings += list(found.get(w.sid, []))
+    return [w for w in live if w.result is None]
+
+
+def decide_wave(conn, works: list[Work]) -> None:
+    """Every audited submission of the wave accepted (versions by receipt time) or refused (values
+    removed), in ONE transaction of set-based statements. If that fails, file by file (each in its own
+    transaction), so that only the file at fault is an error."""
+    if len(works) > 1:
+        try:
+            with conn.transaction():
+                results = _decide_set(conn, works)
+            for w, result in zip(works, results, strict=True):
+                w.result = result
+            return
+        except Exception:
+            log.warning("intake: deciding the wave at once failed; deciding its files one by one", exc_info=True)
+    _each(works, lambda w: _decide_work(conn, w))
+
+
+def _decide_work(conn, w: Work) -> None:
+    """One submission decided alone, in its own transaction (the fallback of `decide_wave`)."""
+    with conn.transaction():
+        [w.result] = _decide_set(conn, [w])
+
+
+def _decide_set(conn, works: list[Work]) -> list[SubmitResult]:
+    """The decisions of `works` inside the caller's transaction; their results, in order."""
+    sql.after_builds(conn)
+    sql.forget_replaced(conn, works)
+    refused = [w for w in works if any(f.severity == ERROR for f in w.findings)]
+    accepted = [w for w in works if not any(f.severity == ERROR for f in w.findings)]
+    accepted_ids = {w.sid for w in accepted}
+    sql.record_findings_of(conn, works)
+    if refused:
+        sql.refuse(conn, [w.sid for w in refused])
+    versions, present = sql.accept(conn, accepted) if accepted else ({}, {})
+    results = []
+    for w in works:
+        r = w.report
+        result = SubmitResult(w.sid, "refused", w.sha, w.name, r.county_code, _period(r), None, 0, w.findings)
+        if w.sid in accepted_ids:
+            key = (r.county_code, r.period.year, r.period.quarter)
+            result.status, result.version, result.rows_loaded = "accepted", versions[w.sid], w.rows
+            result.missing_forms = sorted(required_forms(r.county_code, r.period) - present.get(key, set()))
+        results.append(result)
+    return results
+
+
+def _hold_failures(conn, wave: list[Work]) -> None:
+    """Every file whose handling raised an internal error (not the infrastructure's) is held."""
     for w in wave:
         if w.result is not None and w.result.status == "error" and _holdable(w):
             _each([w], lambda w: _hold(conn, w), keep_result=True)
-    decided = [w.sha for w in wave if w.result is not None and w.result.status not in ("error", "held")]
-    if decided:  # a held file processed again (ops reprocess --held) is no longer held
-        conn.execute("delete from landing.held_files where file_sha256 = any(%s)", (decided,))
-    for w in wave:
-        if w.result is not None and w.result.status != "error":
-            _each([w], lambda w: _answer(w, write_feedback), keep_result=True)
-
-
-def _each(works: list[Work], step, *, keep_result: bool = False) -> list[Work]:
-    """Run `step` on each work not decided yet; an Exception makes that file's result an error
-    (logged) and never stops the others. Returns the works still undecided."""
-    for w in works:
-        if w.result is not None and not keep_result:
-            continue
-        try:
-            step(w)
-        except Exception as exc:
-            log.exception("intake: %s failed: %s", w.name, exc)
-            w.result = _error_result(w, exc)
-    return [w for w in works if w.result is None]
 
 
 def _holdable(w: Work) -> bool:
@@ -264,219 +346,18 @@ def _hold(conn, w: Work) -> None:
                             [held], error=error, exception=w.result.exception)
 
 
-def _error_result(w: Work, exc: Exception) -> SubmitResult:
-    report = w.report
-    return SubmitResult(w.sid, "error", w.sha, w.name, report.county_code if report else None,
-                        str(report.period) if report and report.period else None, None, 0,
-                        error=f"{type(exc).__name__}: {exc}", exception=exc)
+def _release_held(conn, wave: list[Work]) -> None:
+    """A held file processed again (ops reprocess --held) and decided is no longer held."""
+    decided = [w.sha for w in wave if w.result is not None and w.result.status not in ("error", "held")]
+    if decided:
+        conn.execute("delete from landing.held_files where file_sha256 = any(%s)", (decided,))
 
 
-def _receive(conn, w: Work) -> None:
-    """Archive the bytes and the receipt; a byte-identical file received before is decided here (duplicate).
-    A replay of the archive (reprocess, restore) adds no receipt: it is not an arrival."""
-    w.received_at = w.received_at or receipt_time(w.path)
-    w.sha, w.archived = archive(w.path, w.name)
-    if w.channel != "replay":
-        record_receipt(w.archived, w.name, w.received_at, w.channel)
-    w.result = _duplicate_of(conn, w.archived, w.sha, w.name, w.received_at, replacing=w.replaces is not None)
-
-
-def _validate(conn, w: Work) -> None:
-    """Parse, file-level and history checks; a file with errors is recorded refused at once."""
-    report = w.report = parse_report(w.archived, w.name)
-    w.findings = list(report.findings)
-    if report.county_code and report.period:
-        w.findings += history_findings(conn, report)  # all problems at once, not one round per fix
-        received = w.received_at.astimezone(LOCAL_TZ)
-        if received.date() > report.period.deadline:
-            w.findings.append(finding("submission.late", received=received.strftime("%Y-%m-%d %H:%M"),
-                                      deadline=report.period.deadline.isoformat()))
-    if any(f.severity == ERROR for f in w.findings):
-        with conn.transaction():
-            _after_builds(conn)
-            _forget_replaced(conn, [w])
-            sid = _insert_submission(conn, *_fields(w), status="refused")
-            _record_findings(conn, sid, w.findings)
-        w.sid = sid
-        w.result = SubmitResult(sid, "refused", w.sha, w.name, report.county_code, _period(report), None, 0,
-                                w.findings)
-
-
-def _fields(w: Work) -> tuple:
-    r = w.report
-    deadline = r.period.deadline if r.county_code and r.period else None
-    late = None if deadline is None else w.received_at.astimezone(LOCAL_TZ).date() > deadline
-    return (w.sha, w.name, w.received_at, r.county_code, r.period.year if r.period else None,
-            r.period.quarter if r.period else None, r.forms, deadline, late, r.metadata)
-
-
-def _period(report: Report) -> str | None:
-    return str(report.period) if report.period else None
-
-
-def _load_pending(conn, w: Work) -> None:
-    """Load the values as a pending submission (never current, whatever happens next)."""
-    with conn.transaction():
-        sid = _insert_submission(conn, *_fields(w), status="pending")
-        w.rows = _copy_values(conn, sid, w.sha, w.report)
-    w.sid = sid
-
-
-def load_wave(conn, works: list[Work]) -> list[Work]:
-    """The wave's reports as pending submissions in ONE transaction: one multi-row insert of the
-    submissions and ONE COPY of every value, the speed of a bare COPY. Pending submissions are never
-    current, so loading them together changes nothing anyone can see. If that fails, file by file,
-    so that only the file at fault is an error. Returns the works still undecided."""
-    if len(works) > 1:
-        try:
-            with conn.transaction():
-                with conn.cursor() as cur:
-                    cur.executemany(INSERT_SUBMISSION, [_submission_params(w, "pending") for w in works],
-                                    returning=True)
-                    sids = []
-                    while True:
-                        sids.append(cur.fetchone()[0])
-                        if not cur.nextset():
-                            break
-                for w, sid in zip(works, sids, strict=True):
-                    w.sid = sid
-                _copy_rows(conn, [(w.sid, w.sha, w.report) for w in works])
-            for w in works:
-                w.rows = len(w.report.values)
-            return works
-        except Exception:
-            log.warning("intake: loading the wave at once failed; loading its files one by one", exc_info=True)
-            for w in works:
-                w.sid = None
-    return _each(works, lambda w: _load_pending(conn, w))
-
-
-def decide_wave(conn, works: list[Work]) -> None:
-    """Every audited submission of the wave accepted (versions by receipt time) or refused (values
-    removed), in ONE transaction of set-based statements. If that fails, file by file (each in its own
-    transaction), so that only the file at fault is an error."""
-    if len(works) > 1:
-        try:
-            with conn.transaction():
-                results = _decide_set(conn, works)
-            for w, result in zip(works, results, strict=True):
-                w.result = result
-            return
-        except Exception:
-            log.warning("intake: deciding the wave at once failed; deciding its files one by one", exc_info=True)
-    _each(works, lambda w: _decide_work(conn, w))
-
-
-def _forget_replaced(conn, works: list[Work]) -> None:
-    """The submissions the works' decisions replace (`ops reprocess`), removed in the deciding transaction:
-    the old version is current until the new decision commits."""
-    for w in works:
-        if w.replaces is not None:
-            forget_submission(conn, w.replaces)
-
-
-def _after_builds(conn) -> None:
-    """Every decision (accepted, refused at once or after its audit, a replaced version forgotten) waits, in
-    its transaction, for a dbt invocation that is reading landing (core.dbt.BUILD_LOCK): a build sees the
-    decisions committed before it started, never one made while it runs."""
-    conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s))", (BUILD_LOCK,))
-
-
-def _decide_set(conn, works: list[Work]) -> list[SubmitResult]:
-    _after_builds(conn)
-    _forget_replaced(conn, works)
-    refused = [w for w in works if any(f.severity == ERROR for f in w.findings)]
-    accepted = [w for w in works if not any(f.severity == ERROR for f in w.findings)]
-    accepted_ids = {w.sid for w in accepted}
-    _record_findings_of(conn, works)
-    if refused:
-        ids = [w.sid for w in refused]
-        conn.execute("delete from raw.report_values where submission_id = any(%s)", (ids,))
-        conn.execute("update landing.submissions set status = 'refused' where submission_id = any(%s)", (ids,))
-    versions, present = _accept(conn, accepted) if accepted else ({}, {})
-    results = []
-    for w in works:
-        r = w.report
-        result = SubmitResult(w.sid, "refused", w.sha, w.name, r.county_code, _period(r), None, 0, w.findings)
-        if w.sid in accepted_ids:
-            key = (r.county_code, r.period.year, r.period.quarter)
-            result.status, result.version, result.rows_loaded = "accepted", versions[w.sid], w.rows
-            result.missing_forms = sorted(required_forms(r.county_code, r.period) - present.get(key, set()))
-        results.append(result)
-    return results
-
-
-def _accept(conn, accepted: list[Work]) -> tuple[dict[int, int], dict[tuple, set[str]]]:
-    """Accept the submissions and renumber the versions of their (county, period)s by receipt time;
-    returns {submission_id: version} and the forms now present per (county, year, quarter)."""
-    keys = sorted({(w.report.county_code, w.report.period.year, w.report.period.quarter) for w in accepted})
-    counties, years, quarters = (list(k) for k in zip(*keys, strict=True))
-    # serialise versions of one (county, period); the locks are taken in a fixed order (no deadlock)
-    conn.execute("select pg_advisory_xact_lock(hashtext(k)) from unnest(%s::text[]) as k order by k",
-                 ([f"{c}/{y}Q{q}" for c, y, q in keys],))
-    sids = [w.sid for w in accepted]
-    conn.execute("update landing.submissions set status = 'accepted', version = 1 where submission_id = any(%s)",
-                 (sids,))  # provisional: the unique version constraint is checked at commit
-    conn.execute(
-        "update landing.submissions as s set version = r.rn "
-        "from (select submission_id, row_number() over (partition by county_code, year, quarter "
-        "                                               order by received_at, file_sha256) as rn "
-        "      from landing.submissions "
-        "      where status = 'accepted' and (county_code, year, quarter) in "
-        "            (select * from unnest(%s::text[], %s::smallint[], %s::smallint[]))) as r "
-        "where s.submission_id = r.submission_id and s.version is distinct from r.rn",
-        (counties, years, quarters))
-    versions = dict(conn.execute("select submission_id, version from landing.submissions "
-                                 "where submission_id = any(%s)", (sids,)).fetchall())
-    present = {(c, y, q): set(forms) for c, y, q, forms in conn.execute(
-        "select s.county_code, s.year, s.quarter, array_agg(distinct f.form) "
-        "from landing.submissions as s cross join lateral unnest(s.forms) as f(form) "
-        "where s.status = 'accepted' and (s.county_code, s.year, s.quarter) in "
-        "      (select * from unnest(%s::text[], %s::smallint[], %s::smallint[])) "
-        "group by 1, 2, 3", (counties, years, quarters)).fetchall()}
-    return versions, present
-
-
-def _record_findings_of(conn, works: list[Work]) -> None:
-    """Finding counts and findings of many submissions: one statement and one COPY."""
-    with conn.cursor() as cur:
-        cur.executemany("update landing.submissions set errors = %s, warnings = %s where submission_id = %s",
-                        [(count(w.findings, ERROR), count(w.findings, WARNING), w.sid) for w in works])
-        with cur.copy("copy landing.findings (submission_id, finding_no, severity, code, sheet, cell, town_code, "
-                      "indicator, message_zh, message_en) from stdin") as copy:
-            for w in works:
-                for i, f in enumerate(w.findings, start=1):
-                    copy.write_row((w.sid, i, f.severity, f.code, f.sheet, f.cell, f.town_code, f.indicator,
-                                    f.message_zh, f.message_en))
-
-
-def _audit_wave(conn, live: list[Work], audit) -> list[Work]:
-    """ONE audit call over the wave's pending submissions; if it raises, each submission is audited
-    alone so that only the one at fault is an error (it stays pending, never current)."""
-    from expectations.submission import new_findings
-
-    point("receive.loaded")
-    try:
-        found = audit(conn, [w.sid for w in live])
-    except Exception as exc:
-        if len(live) == 1:
-            log.exception("intake: the audit of %s failed: %s", live[0].name, exc)
-            live[0].result = _error_result(live[0], exc)
-            return []
-        log.warning("intake: the audit of submissions %s raised; auditing them one by one",
-                    [w.sid for w in live], exc_info=True)
-        found = {}
-        _each(live, lambda w: found.update(audit(conn, [w.sid])))
-    for w in live:
-        if w.result is None:  # what the file-level checks said stays said once
-            w.findings += new_findings(w.findings, list(found.get(w.sid, [])))
-    return [w for w in live if w.result is None]
-
-
-def _decide_work(conn, w: Work) -> None:
-    """One submission decided alone, in its own transaction (the fallback of `decide_wave`)."""
-    with conn.transaction():
-        [w.result] = _decide_set(conn, [w])
+def _answer_wave(wave: list[Work], write_feedback: bool) -> None:
+    """Every file with an answer (not an infrastructure error, which stays in the inbox) is answered."""
+    for w in wave:
+        if w.result is not None and w.result.status != "error":
+            _each([w], lambda w: _answer(w, write_feedback), keep_result=True)
 
 
 def _answer(w: Work, write_feedback: bool) -> None:
@@ -490,95 +371,6 @@ def _answer(w: Work, write_feedback: bool) -> None:
         result.feedback_paths = _write(result, w.received_at)
 
 
-def _duplicate_of(conn, archived: Path, sha: str, name: str, received_at: datetime, *,
-                  replacing: bool = False) -> SubmitResult | None:
-    """Record the file; if these bytes were received and decided before, the no-op answer (else None).
-    `replacing` (`ops reprocess`): the file is processed again whatever it was decided before."""
-    with conn.transaction():
-        conn.execute(
-            "insert into landing.files (file_sha256, size_bytes, archive_path, first_received_at) "
-            "values (%s, %s, %s, %s) on conflict (file_sha256) do nothing",
-            (sha, archived.stat().st_size, str(archived), received_at))
-        first = None
-        for row in conn.execute(
-                "select submission_id, received_at, county_code, year, quarter, version, status "
-                "from landing.submissions where file_sha256 = %s order by submission_id", (sha,)).fetchall():
-            if row[6] == "pending":
-                # an earlier attempt died between loading and deciding: it was never current; start over
-                forget_submission(conn, row[0])
-            else:
-                first = row
-    if first is None or replacing:
-        return None
-    # Byte-identical to a file already received: a no-op. The county still gets an answer.
-    dup = finding("submission.duplicate", first_received=first[1].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
-    period = f"{first[3]}Q{first[4]}" if first[3] else None
-    return SubmitResult(first[0], "duplicate", sha, name, first[2], period, first[5], 0, [dup])
-
-
-def forget_submission(conn, sid: int) -> None:
-    """Remove one submission's rows (values, findings, the submission) so that its file can be
-    processed again. The file itself stays: its bytes in the archive, its row in `landing.files`.
-    Call it inside the transaction that decides what replaces it."""
-    for table in ("raw.report_values", "landing.findings", "landing.submissions"):
-        conn.execute(f"delete from {table} where submission_id = %s", (sid,))  # table names are constants
-
-
-INSERT_SUBMISSION = (
-    "insert into landing.submissions (file_sha256, file_name, received_at, county_code, year, quarter, forms, "
-    "status, deadline, late, reporter, phone, report_date) "
-    "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning submission_id")
-
-
-def _insert_submission(conn, sha, name, received_at, county, year, quarter, forms, deadline, late,
-                       metadata: dict, *, status: str) -> int:
-    return conn.execute(INSERT_SUBMISSION, (sha, name, received_at, county, year, quarter, forms, status, deadline,
-                                            late, _short(metadata.get("reporter")), _short(metadata.get("phone")),
-                                            metadata.get("report_date"))).fetchone()[0]
-
-
-def _submission_params(w: Work, status: str) -> tuple:
-    sha, name, received_at, county, year, quarter, forms, deadline, late, metadata = _fields(w)
-    return (sha, name, received_at, county, year, quarter, forms, status, deadline, late,
-            _short(metadata.get("reporter")), _short(metadata.get("phone")), metadata.get("report_date"))
-
-
-def _record_findings(conn, sid: int, findings: list[Finding]) -> None:
-    conn.execute("update landing.submissions set errors = %s, warnings = %s where submission_id = %s",
-                 (count(findings, ERROR), count(findings, WARNING), sid))
-    with conn.cursor() as cur:
-        cur.executemany(
-            "insert into landing.findings (submission_id, finding_no, severity, code, sheet, cell, town_code, "
-            "indicator, message_zh, message_en) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [(sid, i, f.severity, f.code, f.sheet, f.cell, f.town_code, f.indicator, f.message_zh, f.message_en)
-             for i, f in enumerate(findings, start=1)])
-
-
-def _short(value: object) -> str | None:
-    return None if value is None else str(value)[:100]
-
-
-RAW_COLUMNS = ("submission_id", "county_code", "year", "quarter", "form", "town_code", "indicator", "value",
-               "source_file_sha256", "source_sheet", "source_cell", "value_prev_year", "prev_year_source_cell")
-COPY_RAW = f"copy raw.report_values ({', '.join(RAW_COLUMNS)}) from stdin"
-
-
-def _copy_values(conn, sid: int, sha: str, report: Report) -> int:
-    """One row per value; the county-reported 上年同期 (and its cell) rides on the current value's row."""
-    _copy_rows(conn, [(sid, sha, report)])
-    return len(report.values)
-
-
-def _copy_rows(conn, loads: list[tuple[int, str, Report]]) -> None:
-    """The values of (submission_id, file sha256, report)s in one COPY, in RAW_COLUMNS order."""
-    with conn.cursor() as cur, cur.copy(COPY_RAW) as copy:
-        for sid, sha, report in loads:
-            county, year, quarter = report.county_code, report.period.year, report.period.quarter
-            for v in report.values:
-                copy.write_row((sid, county, year, quarter, v.form, v.town_code, v.indicator, v.value, sha,
-                                v.sheet, v.cell, v.value_prev_year, v.prev_year_cell))
-
-
 def _quarantine(archived: Path, sha: str, name: str, result: SubmitResult) -> Path:
     """Refused files are kept in quarantine with their findings (never deleted)."""
     dest = config.quarantine_dir() / f"{sha}{suffix(name)}"
@@ -588,3 +380,30 @@ def _quarantine(archived: Path, sha: str, name: str, result: SubmitResult) -> Pa
     tmp.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, findings_path)
     return dest
+
+
+# ----------------------------------------------------------------------------- a file's problems, its own
+
+def _each(works: list[Work], step, *, keep_result: bool = False) -> list[Work]:
+    """Run `step` on each work not decided yet; an Exception makes that file's result an error
+    (logged) and never stops the others. Returns the works still undecided."""
+    for w in works:
+        if w.result is not None and not keep_result:
+            continue
+        try:
+            step(w)
+        except Exception as exc:
+            log.exception("intake: %s failed: %s", w.name, exc)
+            w.result = _error_result(w, exc)
+    return [w for w in works if w.result is None]
+
+
+def _error_result(w: Work, exc: Exception) -> SubmitResult:
+    report = w.report
+    return SubmitResult(w.sid, "error", w.sha, w.name, report.county_code if report else None,
+                        str(report.period) if report and report.period else None, None, 0,
+                        error=f"{type(exc).__name__}: {exc}", exception=exc)
+
+
+def _period(report: Report) -> str | None:
+    return str(report.period) if report.period else None

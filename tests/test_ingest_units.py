@@ -116,14 +116,6 @@ def test_headers_that_are_no_named_prior_column(text):
     assert match_header(text, "LZ-2").kind == "unknown"
 
 
-@pytest.mark.parametrize(("reported", "accepted", "differs"), [
-    ("101", "100", False), ("101.01", "100", True), ("98.9", "100", True), ("0", "0", False), ("1", "0", True)])
-def test_prior_differs_beyond_the_tolerance(reported, accepted, differs):
-    from ingest.history import prior_differs
-
-    assert prior_differs(Decimal(reported), Decimal(accepted), Decimal("0.01")) is differs
-
-
 def _find_county_by_scanning(text: str) -> set[str]:
     """The definition find_county implements: every county whose code, name or short name is in the text."""
     from core import registry
