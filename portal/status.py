@@ -62,7 +62,7 @@ def decision(conn, sha256: str, submitted_at: datetime) -> dict:
     if rows:
         sub = rows[0]
         status = "duplicate" if sub["received_at"] < submitted_at - DUPLICATE_BEFORE else _shown_status(sub)
-        return {"state": "decided", "status": status, "status_zh": STATUS_ZH[status], **_plain(sub),
+        return {**_plain(sub), "state": "decided", "status": status, "status_zh": STATUS_ZH[status],
                 "findings": findings_of(conn, sub["submission_id"])}
     held = conn.execute("select error from landing.held_files where file_sha256 = %s", (sha256,)).fetchone()
     if held:
