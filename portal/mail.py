@@ -86,7 +86,9 @@ def send_reminders(summary: dict) -> list[str]:
     from portal import accounts
     from portal.db import connection
 
-    sent = []
+    sent: list[str] = []
+    if not configured():
+        return sent
     with connection() as conn:
         for county in summary.get("reminders", []):
             path = config.outbox_dir() / county / f"reminder-{summary['period']}.json"
