@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -349,3 +350,59 @@ def test_the_receipt_and_a_reminder_go_by_email_through_the_smtp_hook(flow, conn
 
     subjects = [str(make_header(decode_header(m["Subject"]))) for m in received]
     assert any("回执" in s for s in subjects) and any("提醒" in s for s in subjects)
+
+
+@pytest.fixture(scope="module")
+def csv_forms(tmp_path_factory):
+    """嘉善县 2016Q2 as one CSV per form (samplegen.formats), the way a county's system exports it."""
+    from portal.devserver import sample_report
+    from samplegen.formats import to_csv_forms
+
+    folder = tmp_path_factory.mktemp("csv")
+    workbook = folder / "330421_2016Q2.xlsx"
+    workbook.write_bytes(sample_report("330421", 2016, 2))
+    return to_csv_forms(workbook, folder / "forms")
+
+
+def test_csv_forms_at_once_wait_in_the_inbox_until_the_dag_task_takes_them(app, csv_forms, conn):
+    """The default intake (`inbox`): the receipt says 正在入库 until county_reports' task, receive_batch, ran."""
+    from dataclasses import replace
+
+    from ingest.inbox import pending_files, receive_batch
+    from portal.app import create_app
+
+    inbox_app = create_app(replace(app.state.settings, intake="inbox"))
+    client = client_for(inbox_app, "jiashan")
+    r = upload(client, [(p.name, p.read_bytes()) for p in csv_forms])
+    page = client.get(r.headers["location"]).text
+    assert page.count('data-status="accepted"') == 3 and 'id="submit"' in page
+    receipt = client.post(r.headers["location"] + "/submit", data={"csrf_token": csrf_of(page)}).headers["location"]
+    waiting = client.get(receipt).text
+    assert waiting.count("已检查，正在入库") == 3 and '<script src="/static/receipt.js"' in waiting
+    assert client.get(receipt + "/status.json").json()["decided"] is False
+    names = sorted(Path(p).name for p in pending_files())
+    assert [n.split("-", 3)[:3] for n in names] == [["portal", "330421", "2016Q2"]] * 3
+    assert sorted(re.search(r"LZ-\d", n).group(0) for n in names) == ["LZ-0", "LZ-1", "LZ-2"]
+    receive_batch(pending_files())  # what the DAG's task does
+    decided = client.get(receipt).text
+    assert client.get(receipt + "/status.json").json()["decided"] is True, client.get(receipt + "/status.json").json()
+    assert "正在入库" not in decided and decided.count('class="status accepted') == 3 and "尚不完整" not in decided
+    assert "receipt.js" not in decided
+    assert conn.execute("select count(*) from landing.submissions where county_code = '330421' and year = 2016 "
+                        "and quarter = 2 and status = 'accepted'").fetchone()[0] == 3
+
+
+def test_a_refused_csv_comes_back_as_a_marked_xlsx(haiyan, tmp_path):
+    from openpyxl import load_workbook
+
+    from portal.devserver import REFUSED_DEFECT, sample_report
+    from samplegen.formats import to_csv_forms
+
+    workbook = tmp_path / "330424_2016Q1.xlsx"
+    workbook.write_bytes(sample_report("330424", 2016, 1, REFUSED_DEFECT))
+    lz1 = next(p for p in to_csv_forms(workbook, tmp_path / "forms") if p.name.endswith("LZ-1.csv"))
+    r = upload(haiyan, [(lz1.name, lz1.read_bytes())])
+    page = haiyan.get(r.headers["location"]).text
+    sheet, cell = re.search(r"<td>([^<]*)</td>\s*<td class=\"cell\">([A-Z]+\d+)</td>", page).groups()
+    marked = load_workbook(io.BytesIO(haiyan.get(r.headers["location"] + "/files/1/annotated.xlsx").content))
+    assert marked[sheet[:31]][cell].comment is not None and "大于" in marked[sheet[:31]][cell].comment.text
