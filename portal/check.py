@@ -9,6 +9,7 @@ after a day) so that the county can download the annotated copy or submit the sa
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import secrets
 import time
@@ -25,6 +26,7 @@ from portal.settings import previews_dir
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SUFFIXES = (".xlsx", ".xls", ".csv")
 KEEP_SECONDS = 24 * 3600
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,6 +92,14 @@ def _store(upload: Upload, target: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _internal_error() -> dict:
+    zh = "检查时平台发生内部错误，这不是报表的问题；数据团队会修复，请稍后重试。"
+    en = "The platform failed while checking the file; this is not a problem of the report. Please try again later."
+    return {"county_code": None, "period": None, "forms": [], "status": "error", "errors": 0, "warnings": 0,
+            "findings": [{"severity": "info", "code": "check.internal_error", "sheet": None, "cell": None,
+                          "town_code": None, "indicator": None, "message_zh": zh, "message_en": en}]}
+
+
 def _unsupported(n: int, name: str) -> dict:
     f = finding("file.unreadable", detail="只接受 .xlsx、.xls 或 .csv 文件")
     return {"n": n, "name": name, "suffix": None, "sha256": None, "size": 0, "county_code": None, "period": None,
@@ -110,8 +120,12 @@ def create_preview(conn, account, uploads: list[Upload]) -> str:
             continue
         path = _stored(preview_id, n, suffix)
         sha, size = _store(upload, path)
-        items.append({"n": n, "name": name, "suffix": suffix, "sha256": sha, "size": size,
-                      **check_file(path, name, account.county_code, conn)})
+        try:
+            checked = check_file(path, name, account.county_code, conn)
+        except Exception:  # a defect of the parser, never a verdict on the file (as ingest holds such a file)
+            log.exception("portal: checking %s raised", name)
+            checked = _internal_error()
+        items.append({"n": n, "name": name, "suffix": suffix, "sha256": sha, "size": size, **checked})
     counties = {i["county_code"] for i in items if i["county_code"]}
     county = account.county_code or (counties.pop() if len(counties) == 1 else None)
     conn.execute("insert into portal.previews (preview_id, account_id, county_code, files) values (%s, %s, %s, %s)",

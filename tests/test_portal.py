@@ -406,3 +406,17 @@ def test_a_refused_csv_comes_back_as_a_marked_xlsx(haiyan, tmp_path):
     sheet, cell = re.search(r"<td>([^<]*)</td>\s*<td class=\"cell\">([A-Z]+\d+)</td>", page).groups()
     marked = load_workbook(io.BytesIO(haiyan.get(r.headers["location"] + "/files/1/annotated.xlsx").content))
     assert marked[sheet[:31]][cell].comment is not None and "大于" in marked[sheet[:31]][cell].comment.text
+
+
+def test_the_office_links_the_published_bulletin_served_without_script(office, haiyan, runtime_dirs):
+    from core import config
+
+    folder = Path(config.publish_url().removeprefix("file://")) / "bulletin"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "2016Q1.html").write_text("<html><style>h1{}</style><h1>2016Q1 简报</h1></html>", encoding="utf-8")
+    assert 'href="/bulletin/2016Q1"' in office.get("/office?period=2016Q1").text
+    r = office.get("/bulletin/2016Q1")
+    assert r.status_code == 200 and "2016Q1 简报" in r.text
+    assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none': no script at all
+    assert haiyan.get("/bulletin/2016Q1").status_code == 200  # the bulletin is public
+    assert office.get("/bulletin/2015Q2").status_code == 404
