@@ -9,8 +9,8 @@ after a day) so that the county can download the annotated copy or submit the sa
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
