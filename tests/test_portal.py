@@ -420,3 +420,22 @@ def test_the_office_links_the_published_bulletin_served_without_script(office, h
     assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none': no script at all
     assert haiyan.get("/bulletin/2016Q1").status_code == 200  # the bulletin is public
     assert office.get("/bulletin/2015Q2").status_code == 404
+
+
+def test_no_secret_key_no_server_and_the_sample_accounts_are_made_once(app, conn, monkeypatch, capsys):
+    import stat
+
+    from portal import accounts
+    from portal.cli import main
+    from portal.devserver import ensure_sample_accounts, secret_key_file
+
+    monkeypatch.delenv("TWOTOWNS_PORTAL_SECRET_KEY")
+    monkeypatch.delenv("TWOTOWNS_PORTAL_SECRET_KEY_FILE", raising=False)
+    assert main(["serve", "--port", "1"]) == 2 and "secret key" in capsys.readouterr().err
+    key = secret_key_file()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) >= 32
+    spec = (("sample-county", "county", "330402"), ("sample-office", "office", None))
+    created = ensure_sample_accounts(conn, spec)
+    assert set(created) == {"sample-county", "sample-office"}
+    assert accounts.authenticate(conn, "sample-county", created["sample-county"], "make")[1] == "ok"
+    assert ensure_sample_accounts(conn, spec) == {}
