@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 PASSWORDS = {"haiyan": "haiyan-secret-pw-1", "jiashan": "jiashan-secret-pw-2", "office": "office-secret-pw-3"}
 GOOD_NAME, BAD_NAME = "海盐县2016年一季度两镇季报.xlsx", "海盐县2016年一季度两镇季报(初稿).xlsx"
 

@@ -9,7 +9,6 @@ county cannot open that receipt; the office overview shows both counties. Screen
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 PASSWORDS = {"haiyan": "haiyan-browser-pw-1", "jiashan": "jiashan-browser-pw-2", "office": "office-browser-pw-3"}
 TIMEOUT_MS = 240_000  # the first decision waits for the intake to start (GX set-up) on a busy machine
 
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="the system Chromium is not installed")
+pytestmark = pytest.mark.integration  # no skip without Chromium: the browser test is part of make test
 
 
 @pytest.fixture(scope="module")
