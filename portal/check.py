@@ -57,6 +57,17 @@ def _wrong_county(county: str, account_county: str) -> Finding:
                    f"This account reports for {account_county} only; the file is the report of {county}.")
 
 
+def _received_before(conn, path: Path) -> list[Finding]:
+    """The same bytes were decided before: submitting them again changes nothing (submission.duplicate)."""
+    from ingest.archive import sha256_file
+
+    row = conn.execute("select min(received_at) from landing.submissions where file_sha256 = %s "
+                       "and status in ('accepted', 'refused')", (sha256_file(path),)).fetchone()
+    if row[0] is None:
+        return []
+    return [finding("submission.duplicate", first_received=row[0].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))]
+
+
 def check_file(path: Path, name: str, account_county: str | None, conn) -> dict:
     """Parse and check one stored file; the preview item (findings as dicts)."""
     from ingest.history import history_findings
@@ -67,7 +78,7 @@ def check_file(path: Path, name: str, account_county: str | None, conn) -> dict:
     if report.county_code and account_county and report.county_code != account_county:
         findings.append(_wrong_county(report.county_code, account_county))
     elif report.county_code and report.period:
-        findings += history_findings(conn, report)
+        findings += history_findings(conn, report) + _received_before(conn, path)
         today = datetime.now(LOCAL_TZ)
         if today.date() > report.period.deadline:
             findings.append(finding("submission.late", received=today.strftime("%Y-%m-%d %H:%M"),

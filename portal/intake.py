@@ -29,6 +29,7 @@ from pathlib import Path
 
 from core import config
 from portal.check import clear, new_id, stored_path, submittable
+from portal.status import decided_before
 
 log = logging.getLogger(__name__)
 _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-intake")  # one intake at a time
@@ -68,8 +69,8 @@ def submit_preview(conn, preview: dict, account, mode: str, settings=None) -> st
                            "returning preview_id", (upload_id, preview["preview_id"])).fetchone()
         if row is None:
             raise ValueError("this preview was submitted already")
-        files = [{"name": i["name"], "sha256": i["sha256"], "inbox_name": inbox_name(i), "forms": i["forms"]}
-                 for i in items]
+        files = [{"name": i["name"], "sha256": i["sha256"], "inbox_name": inbox_name(i), "forms": i["forms"],
+                  "duplicate_of": decided_before(conn, i["sha256"])} for i in items]
         conn.execute(
             "insert into portal.uploads (upload_id, preview_id, account_id, county_code, period, files, intake) "
             "values (%s, %s, %s, %s, %s, %s, %s)",

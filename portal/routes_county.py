@@ -113,6 +113,6 @@ def submission_page(request: Request, submission_id: int, conn: Conn):
     if sub is None or not account.may_see(sub["county_code"]):
         raise HTTPException(404, "not found")
     shown = status.portal_names(conn, sub["county_code"]).get(sub["file_sha256"], sub["file_name"])
-    decided = status.decision(conn, sub["file_sha256"], sub["received_at"])
+    decided = status.decision(conn, sub["file_sha256"])
     return render("submission.html.j2", account=account, csrf_token=csrf, sub=decided, shown_name=shown,
                   county_name=status.county_name(sub["county_code"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from core import config, registry
@@ -16,8 +16,6 @@ from core.periods import Period
 from ingest.feedback import STATUS_ZH
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-# a decided submission of the same bytes received this long before the upload: the upload is a duplicate
-DUPLICATE_BEFORE = timedelta(minutes=1)
 _SUBMISSION = ("submission_id, status, county_code, year, quarter, version, errors, warnings, coalesce(late, false), "
                "received_at, file_name, file_sha256")
 _KEYS = ("submission_id", "status", "county_code", "year", "quarter", "version", "errors", "warnings", "late",
@@ -53,15 +51,16 @@ def _shown_status(sub: dict) -> str:
     return sub["status"]
 
 
-def decision(conn, sha256: str, submitted_at: datetime) -> dict:
+def decision(conn, sha256: str, duplicate: bool = False) -> dict:
     """Where the bytes of an upload stand: {"state": "waiting"} until the pipeline decided, then the
-    submission's status, version and findings (a duplicate: the earlier decision; held: the incident)."""
+    submission's status, version and findings (`duplicate`: the bytes had been decided before the upload,
+    shown with that decision; held: the incident)."""
     rows = [dict(zip(_KEYS, r, strict=True)) for r in conn.execute(
         f"select {_SUBMISSION} from landing.submissions where file_sha256 = %s and status <> 'pending' "
         "order by submission_id", (sha256,)).fetchall()]
     if rows:
         sub = rows[0]
-        status = "duplicate" if sub["received_at"] < submitted_at - DUPLICATE_BEFORE else _shown_status(sub)
+        status = "duplicate" if duplicate else _shown_status(sub)
         return {**_plain(sub), "state": "decided", "status": status, "status_zh": STATUS_ZH[status],
                 "findings": findings_of(conn, sub["submission_id"])}
     held = conn.execute("select error from landing.held_files where file_sha256 = %s", (sha256,)).fetchone()
@@ -77,6 +76,13 @@ def _plain(sub: dict) -> dict:
     return out
 
 
+def decided_before(conn, sha256: str) -> int | None:
+    """The submission that decided these bytes already, if any (a new receipt of them is a duplicate)."""
+    row = conn.execute("select min(submission_id) from landing.submissions where file_sha256 = %s "
+                       "and status in ('accepted', 'refused')", (sha256,)).fetchone()
+    return row[0]
+
+
 def upload(conn, upload_id: str) -> dict | None:
     row = conn.execute("select upload_id, account_id, county_code, period, submitted_at, files, intake, intake_note, "
                        "notified_at from portal.uploads where upload_id = %s", (upload_id,)).fetchone()
@@ -89,7 +95,7 @@ def upload(conn, upload_id: str) -> dict | None:
 
 def upload_state(conn, up: dict) -> dict:
     """The upload with each file's decision; `decided` once every file is."""
-    files = [{**f, **decision(conn, f["sha256"], up["submitted_at"])} for f in up["files"]]
+    files = [{**f, **decision(conn, f["sha256"], f.get("duplicate_of") is not None)} for f in up["files"]]
     missing = None
     if up["period"] and all(f["state"] == "decided" for f in files):
         from core.periods import find_period

@@ -441,3 +441,17 @@ def test_no_secret_key_no_server_and_the_sample_accounts_are_made_once(app, conn
     assert set(created) == {"sample-county", "sample-office"}
     assert accounts.authenticate(conn, "sample-county", created["sample-county"], "make")[1] == "ok"
     assert ensure_sample_accounts(conn, spec) == {}
+
+
+def test_the_same_bytes_again_are_announced_and_receipted_as_a_duplicate(haiyan, flow, reports, conn):
+    from portal import intake
+
+    r = upload(haiyan, [("再报一次.xlsx", reports["good"])])
+    page = haiyan.get(r.headers["location"]).text
+    assert "submission.duplicate" in page and 'id="submit"' in page
+    receipt = haiyan.post(r.headers["location"] + "/submit", data={"csrf_token": csrf_of(page)}).headers["location"]
+    intake.drain(timeout=300)
+    decided = haiyan.get(receipt).text
+    assert "重复报送" in decided and "第 1 版" in decided
+    assert conn.execute("select count(*) from landing.submissions where county_code = '330424' and year = 2016 "
+                        "and quarter = 1").fetchone()[0] == 1
