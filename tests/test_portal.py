@@ -394,16 +394,20 @@ def test_csv_forms_at_once_wait_in_the_inbox_until_the_dag_task_takes_them(app, 
                         "and quarter = 2 and status = 'accepted'").fetchone()[0] == 3
 
 
-def test_a_refused_csv_comes_back_as_a_marked_xlsx(haiyan, tmp_path):
+@pytest.mark.parametrize("kind", ["csv", "xls"])
+def test_a_refused_csv_or_xls_comes_back_as_a_marked_xlsx(haiyan, tmp_path, kind):
     from openpyxl import load_workbook
 
     from portal.devserver import REFUSED_DEFECT, sample_report
-    from samplegen.formats import to_csv_forms
+    from samplegen.formats import to_csv_forms, to_xls
 
     workbook = tmp_path / "330424_2016Q1.xlsx"
     workbook.write_bytes(sample_report("330424", 2016, 1, REFUSED_DEFECT))
-    lz1 = next(p for p in to_csv_forms(workbook, tmp_path / "forms") if p.name.endswith("LZ-1.csv"))
-    r = upload(haiyan, [(lz1.name, lz1.read_bytes())])
+    if kind == "csv":
+        sent = next(p for p in to_csv_forms(workbook, tmp_path / "forms") if p.name.endswith("LZ-1.csv"))
+    else:
+        sent = to_xls(workbook, tmp_path / "330424_2016Q1.xls")
+    r = upload(haiyan, [(sent.name, sent.read_bytes())])
     page = haiyan.get(r.headers["location"]).text
     sheet, cell = re.search(r"<td>([^<]*)</td>\s*<td class=\"cell\">([A-Z]+\d+)</td>", page).groups()
     marked = load_workbook(io.BytesIO(haiyan.get(r.headers["location"] + "/files/1/annotated.xlsx").content))
