@@ -169,6 +169,8 @@ def _token_hash(token: str) -> str:
 def start_session(conn, account: Account, hours: int) -> str:
     """A new session; returns its token (the cookie value; only its hash is stored)."""
     token = secrets.token_urlsafe(32)
+    conn.execute("delete from portal.sessions where expires_at < now()")  # the expired ones of anybody
+    conn.execute("delete from portal.login_attempts where at < now() - interval '90 days'")  # kept 90 days for audit
     conn.execute("insert into portal.sessions (token_hash, account_id, csrf_token, expires_at) values (%s, %s, %s, %s)",
                  (_token_hash(token), account.account_id, secrets.token_urlsafe(32),
                   datetime.now(UTC) + timedelta(hours=hours)))

@@ -94,7 +94,7 @@ def _receive(paths: list[str]) -> None:
     try:
         with _lock:
             receive_batch(paths)
-    except Exception:  # the files stay in the inbox: the DAG (or the next portal start) takes them
+    except Exception:  # the files stay in the inbox: county_reports (or `ingest submit`) takes them
         log.exception("portal intake: receiving %s failed; the files stay in the inbox", paths)
 
 
