@@ -22,9 +22,9 @@ def office(request: Request, conn: Conn, period: str = ""):
     rows = status.deadline(conn, shown)
     latest = {r["county_code"]: status.county_submissions(conn, r["county_code"]).get(str(shown), []) for r in rows}
     periods = [str(p) for p in _periods(conn, shown)]
-    counts = {}
+    counts: dict[tuple[str, str], int] = {}
     for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts[(r["status"], r["status_zh"])] = counts.get((r["status"], r["status_zh"]), 0) + 1
     return render("office.html.j2", account=account, csrf_token=csrf, period=str(shown), rows=rows, latest=latest,
                   periods=periods, counts=counts, bulletin=_bulletin_exists(shown))
 
