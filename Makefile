@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: backup restore install demo test test-distributed test-fast lint bench mutate bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
-        samples dbt-docs clean clean-all backfill reprocess rebuild republish remind
+        samples dbt-docs clean clean-all backfill reprocess rebuild republish remind portal
 
 install: $(STAMP) $(BENCHLIBS)/.installed
 
@@ -109,3 +109,8 @@ clean:
 
 clean-all: clean
 	rm -rf .venv
+
+# The county portal on http://localhost:8000 (PORT=...), on the embedded warehouse, with the sample accounts
+# haiyan, jiashan (counties) and office; new passwords are printed once and kept in var/portal/sample-logins.txt
+portal: install
+	$(PY) -m portal.devserver

@@ -37,7 +37,15 @@ def deadline_reminders():
         when = logical_date or getattr(dag_run, "run_after", None)
         return remind(params.get("period") if params else None, local_today(when))
 
-    remind_counties()
+    @task
+    def email_reminders(summary: dict) -> list[str]:
+        """The same reminders by email to each county's registered addresses (its portal accounts), through
+        the SMTP connection `twotowns_smtp`; nothing is sent when that connection is not configured."""
+        from portal.mail import send_reminders
+
+        return send_reminders(summary)
+
+    email_reminders(remind_counties())
 
 
 deadline_reminders()

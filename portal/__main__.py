@@ -1,0 +1,7 @@
+"""`python -m portal serve|users ...`."""
+
+import sys
+
+from portal.cli import main
+
+sys.exit(main())
