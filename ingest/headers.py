@@ -6,8 +6,10 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from core.registry import Indicator, form_indicators
+from core import registry
+from core.registry import Indicator
 from core.text import normalize
 
 CODE_HEADERS = {"代码", "编码", "单位代码", "小镇代码", "镇代码", "乡镇代码", "行政区划代码", "code"}
@@ -35,16 +37,16 @@ class HeaderMatch:
 
 
 @functools.cache
-def _alias_index(form: str) -> dict[str, Indicator]:
+def _alias_index(form: str, seeds: Path) -> dict[str, Indicator]:
     index: dict[str, Indicator] = {}
-    for ind in form_indicators(form):
+    for ind in registry.form_indicators(form, seeds):
         for alias in (ind.name_zh, *ind.aliases):
             index.setdefault(_key(alias), ind)
     return index
 
 
-def _match_indicator(key: str, form: str) -> HeaderMatch | None:
-    index = _alias_index(form)
+def _match_indicator(key: str, form: str, seeds: Path) -> HeaderMatch | None:
+    index = _alias_index(form, seeds)
     if key in index:
         return HeaderMatch("indicator", index[key])
     m = _TRAILING_UNIT.match(key)
@@ -53,20 +55,25 @@ def _match_indicator(key: str, form: str) -> HeaderMatch | None:
     return None
 
 
-def _match_prior(key: str, form: str) -> HeaderMatch | None:
+def _match_prior(key: str, form: str, seeds: Path) -> HeaderMatch | None:
     """`<indicator>上年同期（万元）` or `上年同期<indicator>（万元）`: the indicator's prior-year column.
     Only flows and stocks have one (a rate is already a comparison with last year)."""
     m = _PRIOR_NAMED.match(key)
     if not m or bool(m["pre"]) == bool(m["post"]):
         return None
-    found = _match_indicator(_key(m["body"]) + (m["unit"] or ""), form)
+    found = _match_indicator(_key(m["body"]) + (m["unit"] or ""), form, seeds)
     if found is None or found.indicator.kind == "rate_pct":
         return None
     return HeaderMatch("indicator", found.indicator, unit=found.unit, prior=True)
 
 
-@functools.lru_cache(maxsize=8192)
 def match_header(text: str, form: str) -> HeaderMatch:
+    """What a header cell names, by the catalogue of the configured seeds (core.registry.folder())."""
+    return _match_header(text, form, registry.folder())
+
+
+@functools.lru_cache(maxsize=8192)
+def _match_header(text: str, form: str, seeds: Path) -> HeaderMatch:
     key = _key(text)
     if not key:
         return HeaderMatch("empty")
@@ -74,7 +81,7 @@ def match_header(text: str, form: str) -> HeaderMatch:
         return HeaderMatch("code")
     if key in NAME_HEADERS:
         return HeaderMatch("name")
-    return _match_indicator(key, form) or _match_prior(key, form) or HeaderMatch("unknown")
+    return _match_indicator(key, form, seeds) or _match_prior(key, form, seeds) or HeaderMatch("unknown")
 
 
 def is_prior_label(text: str) -> bool:
@@ -103,13 +110,14 @@ def unit_in_brackets(text: str) -> str | None:
     return m.group(2) if m and m.group(2) in known_units() else None
 
 
-@functools.cache
 def known_units() -> frozenset[str]:
-    units: set[str] = set()
-    for form in ("LZ-0", "LZ-1", "LZ-2"):
-        for ind in form_indicators(form):
-            units.update(normalize(u) for u in ind.accepted_units)
-    return frozenset(units)
+    """Every unit the catalogue accepts (of the configured seeds)."""
+    return _known_units(registry.folder())
+
+
+@functools.cache
+def _known_units(seeds: Path) -> frozenset[str]:
+    return frozenset(normalize(u) for ind in registry.indicators(seeds) for u in ind.accepted_units)
 
 
 def unit_factor(ind: Indicator, unit: str | None) -> float | None:

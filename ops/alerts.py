@@ -165,12 +165,19 @@ def _email_settings() -> dict | None:
     to = [a.strip() for a in (os.environ.get("TWOTOWNS_ALERT_EMAIL_TO") or "").split(",") if a.strip()]
     if not (to or smtp_url):
         return None
+    return {"connection": smtp_connection(), "to": to, "sender": os.environ.get("TWOTOWNS_ALERT_EMAIL_FROM")}
+
+
+def smtp_connection():
+    """The product's SMTP connection (alerts, the county portal's e-mails): `twotowns_smtp` wherever Airflow
+    finds it, else the one TWOTOWNS_ALERT_SMTP_URL stands for, else None."""
     connection = _connection(SMTP_CONN_ID)
+    smtp_url = os.environ.get("TWOTOWNS_ALERT_SMTP_URL")
     if connection is None and smtp_url:
-        connection = smtp_connection_from_url(smtp_url)
-    elif smtp_url:
+        return smtp_connection_from_url(smtp_url)
+    if smtp_url:
         log.warning("TWOTOWNS_ALERT_SMTP_URL is ignored: the connection %s is defined", SMTP_CONN_ID)
-    return {"connection": connection, "to": to, "sender": os.environ.get("TWOTOWNS_ALERT_EMAIL_FROM")}
+    return connection
 
 
 def _apprise_settings() -> dict | None:
@@ -243,7 +250,7 @@ def send_email(alert: Alert, connection, to: list[str], sender: str | None = Non
         raise ValueError("TWOTOWNS_ALERT_EMAIL_TO is empty: to whom should the alert go?")
     if connection is None:
         raise ValueError(f"no SMTP connection: define {SMTP_CONN_ID} (AIRFLOW_CONN_TWOTOWNS_SMTP, docs/alerts.md)")
-    with tempfile.TemporaryDirectory(prefix="twotowns-alert-") as tmp, _smtp_hook(connection) as hook:
+    with tempfile.TemporaryDirectory(prefix="twotowns-alert-") as tmp, smtp_hook(connection) as hook:
         attachment = Path(tmp) / "alert.json"
         attachment.write_text(_alert_json(alert), encoding="utf-8")
         hook.send_email_smtp(to=to, from_email=sender or hook.from_email or DEFAULT_SENDER, subject=alert.subject(),
@@ -251,7 +258,7 @@ def send_email(alert: Alert, connection, to: list[str], sender: str | None = Non
     return f"sent to {len(to)}"
 
 
-def _smtp_hook(connection):
+def smtp_hook(connection):
     """SmtpHook on the given connection: the one Airflow found, or the one the old URL stands for
     (which Airflow cannot find, hence the hook is handed it)."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook

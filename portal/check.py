@@ -1,9 +1,10 @@
 """The preview: parse and check uploaded files without keeping anything in the platform.
 
-What `python -m ingest check` does (ingest.parse.parse_report, then ingest.history.history_findings
-against the accepted history), plus what only the portal knows: the file must be the account's
-county's report. The bytes wait under a generated name in the portal's previews folder (removed
-after a day) so that the county can download the annotated copy or submit the same bytes.
+What `python -m ingest check` does (ingest.parse.parse_report, then ingest.audit.preview_findings: the
+submission suites' own queries against the accepted history, rolled back), plus what only the portal
+knows: the file must be the account's county's report. The bytes wait under a generated name in the
+portal's previews folder (removed after a day) so that the county can download the annotated copy or
+submit the same bytes.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _received_before(conn, path: Path) -> list[Finding]:
 
 def check_file(path: Path, name: str, account_county: str | None, conn) -> dict:
     """Parse and check one stored file; the preview item (findings as dicts)."""
-    from ingest.history import history_findings
+    from ingest.audit import preview_findings
     from ingest.parse import parse_report
 
     report = parse_report(path, name)
@@ -78,7 +79,7 @@ def check_file(path: Path, name: str, account_county: str | None, conn) -> dict:
     if report.county_code and account_county and report.county_code != account_county:
         findings.append(_wrong_county(report.county_code, account_county))
     elif report.county_code and report.period:
-        findings += history_findings(conn, report) + _received_before(conn, path)
+        findings += preview_findings(conn, report) + _received_before(conn, path)
         today = datetime.now(LOCAL_TZ)
         if today.date() > report.period.deadline:
             findings.append(finding("submission.late", received=today.strftime("%Y-%m-%d %H:%M"),

@@ -10,16 +10,18 @@ environment first). Without that variable nothing is sent (and nothing fails): t
 from __future__ import annotations
 
 import logging
-import os
 from functools import cache
 from pathlib import Path
 
-CONN_ID = "twotowns_smtp"
 log = logging.getLogger(__name__)
 
 
 def configured() -> bool:
-    return bool(os.environ.get("AIRFLOW_CONN_" + CONN_ID.upper()))
+    """Whether the product's SMTP connection is configured (ops.alerts.smtp_connection: the connection
+    twotowns_smtp, or the older TWOTOWNS_ALERT_SMTP_URL it stands for)."""
+    from ops.alerts import smtp_connection
+
+    return smtp_connection() is not None
 
 
 @cache
@@ -31,11 +33,12 @@ def _environment():
 
 def send(to: list[str], subject: str, html: str) -> bool:
     """One message through the hook; False when no connection is configured or nobody to send to."""
-    if not to or not configured():
-        return False
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from ops.alerts import smtp_connection, smtp_hook
 
-    with SmtpHook(smtp_conn_id=CONN_ID) as hook:
+    connection = smtp_connection() if to else None
+    if connection is None:
+        return False
+    with smtp_hook(connection) as hook:
         hook.send_email_smtp(to=to, subject=subject, html_content=html)
     return True
 

@@ -12,6 +12,7 @@ import pytest
 
 from core import config
 from ingest import landing
+from ingest.audit import audit_submission  # the cross-row and cross-period rules are the audit's
 from ingest.landing import submit
 
 pytestmark = pytest.mark.integration
@@ -124,7 +125,7 @@ def test_ytd_decrease_against_the_accepted_previous_quarter_refuses(warehouse, c
         ws.cell(total_row, col).value = None  # no total to disagree: only the YTD check speaks
     path = tmp_path / "330411_2016Q3.xlsx"
     wb.save(path)
-    result = submit(path)
+    result = submit(path, audit=audit_submission)
     assert result.status == "refused"
     assert ("LZ-1 特色小镇", "C4") in [(f.sheet, f.cell) for f in result.findings if f.code == "value.ytd_decrease"]
 
@@ -255,7 +256,7 @@ def test_growth_outlier_and_growth_mismatch_against_last_year_are_warnings(wareh
     ws.cell(total, fiscal).value = None
     path = tmp_path / "330483_2016Q2.xlsx"
     wb.save(path)
-    result = submit(path)
+    result = submit(path, audit=audit_submission)
     assert result.status == "accepted"
     warned = {(f.code, f.indicator, f.town_code) for f in result.findings if f.severity == "warning"}
     assert ("value.growth_outlier", "fiscal_revenue", "PT-330483107") in warned
@@ -276,7 +277,7 @@ def test_prior_year_values_are_loaded_with_their_cells_and_a_revision_is_a_warni
                                                                                      expected):
     assert submit(sample_dir / "330481_2015Q3.xlsx").status == "accepted"
     assert next(e for e in expected if e["file"] == REVISED)["expected_codes"] == ["value.prior_mismatch"]
-    result = submit(sample_dir / REVISED)
+    result = submit(sample_dir / REVISED, audit=audit_submission)
     assert result.status == "accepted"
     assert _prior_mismatches(result.findings) == [("LZ-1 特色小镇", "D4", "CT-330481-01", "fai", "warning")]
     f = next(f for f in result.findings if f.code == "value.prior_mismatch")
@@ -311,7 +312,7 @@ def test_prior_mismatch_over_the_seed_tolerance_only(warehouse, conn, sample_dir
     ws["D4"] = reported
     path = tmp_path / f"330481_2016Q3_{ratio}.xlsx"
     wb.save(path)
-    result = submit(path)
+    result = submit(path, audit=audit_submission)
     assert result.status == "accepted"
     assert _prior_mismatches(result.findings) == ([("LZ-1 特色小镇", "D4", "CT-330481-01", "fai", "warning")]
                                                   if warned else [])

@@ -46,11 +46,12 @@ def _set_policy(seeds: Path, parameter: str, value: str) -> None:
 
 @pytest.fixture(scope="module")
 def history(warehouse, sample_dir):
-    """2015 accepted for county 330402: the history a 2016 report is judged against."""
+    """County 330402's 2015 reports accepted (the sample's Q4 came late, under another name): the history a
+    2016 report is judged against."""
     from ingest.landing import submit
 
-    for quarter in (1, 2, 3, 4):
-        assert submit(sample_dir / f"330402_2015Q{quarter}.xlsx", write_feedback=False).status == "accepted"
+    for path in sorted(sample_dir.glob("330402_2015Q*")):
+        assert submit(path, write_feedback=False).status == "accepted"
     return warehouse
 
 
