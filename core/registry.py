@@ -119,6 +119,11 @@ def _form_programmes(seeds_dir: Path) -> dict[str, str]:
     return {r["form"]: r["programme"] for r in _read("programme_forms.csv", seeds_dir)}
 
 
+def is_county_form(form: str, seeds_dir: Path | None = None) -> bool:
+    """A form of the county's own figures (LZ-0: one row, the county), not of a programme's towns."""
+    return form not in form_programmes(seeds_dir)
+
+
 def programme_names(seeds_dir: Path | None = None) -> dict[str, str]:
     """programme -> its Chinese name (seed programmes)."""
     return {r["programme"]: r["name_zh"] for r in _read("programmes.csv", seeds_dir)}

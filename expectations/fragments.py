@@ -89,7 +89,7 @@ REGISTRY = {
     "effective_memberships": (("town_code", "programme", "tier", "valid_from", "valid_to"),
                               ("text", "text", "text", "date", "date")),
     "counties": (("county_code", "name_zh"), ("text", "text")),
-    # form -> programme of its towns (core.registry.FORM_PROGRAMME)
+    # form -> programme of its towns (seed programme_forms, core.registry.form_programmes)
     "form_programmes": (("form", "programme"), ("text", "text")),
     # value indicator -> the growth rate reported for it (seed indicator_reported_growth)
     "reported_growth": (("form", "indicator", "growth_indicator"), ("text", "text", "text")),

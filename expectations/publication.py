@@ -41,7 +41,7 @@ import shutil
 import time
 from pathlib import Path
 
-from core.datasets import DATASETS, PARTITION_KEYS, partition_counts
+from core.datasets import PARTITION_KEYS, partition_counts, published
 from expectations.engine import build_docs, docs_root, import_gx, new_context, run_id_of
 from expectations.outcome import RunOutcome, SuiteOutcome, suite_success
 from expectations.results import expectation_outcome
@@ -240,7 +240,7 @@ def _expected_rows(conn, manifest: dict, marts: dict) -> dict[tuple[str, tuple, 
 
 
 def _dataset_names() -> list[str]:
-    return [d.name for d in DATASETS]
+    return [d.name for d in published()]
 
 
 def _write_inventory(rows: list[dict], path: Path) -> None:

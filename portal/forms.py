@@ -18,19 +18,19 @@ FIRST_DATA_ROW = 4  # a one-row header in row 3 (no 上年同期 columns)
 
 def _report(county_code: str, period: Period):
     from samplegen.periods import Period as SamplePeriod
-    from samplegen.registry import FORMS, PROGRAMME_OF_FORM, load_registry
+    from samplegen.registry import load_registry
     from samplegen.report import FormTable, Report, Row
 
     reg = load_registry()
     county = reg.county(county_code)
     sp = SamplePeriod(period.year, period.quarter)
     tables = []
-    for form in FORMS:
+    for form in reg.forms:
         indicators = reg.form_indicators(form)
-        if form == "LZ-0":
+        if form not in reg.programme_of_form:  # the county's own form: its row
             entities = [(county.code, county.name_zh, None)]
         else:
-            entities = [(t.code, t.name_zh, t.code) for t in reg.members(county.code, PROGRAMME_OF_FORM[form], sp)]
+            entities = [(t.code, t.name_zh, t.code) for t in reg.members(county.code, reg.programme_of_form[form], sp)]
         if not entities:
             continue
         rows = tuple(Row(code, name, town, {ind.code: None for ind in indicators}) for code, name, town in entities)
@@ -40,14 +40,14 @@ def _report(county_code: str, period: Period):
 
 def form_template(county_code: str, period: Period, today: date | None = None) -> bytes:
     """The .xlsx form: title block (填报单位, 报告期), the member rows, empty value cells."""
-    from samplegen.workbook import SHEET_NAMES, Presentation, build_workbook
+    from samplegen.workbook import Presentation, build_workbook, sheet_names
 
     today = today or date.today()
     report = _report(county_code, period)
     style = Presentation(money_unit="万元", remarks_column=False, reporter="", phone="", reported_on=today)
     wb = build_workbook(report, style)
     for table in report.tables:
-        ws = wb[SHEET_NAMES[table.form]]
+        ws = wb[sheet_names()[table.form]]
         last = FIRST_DATA_ROW + len(table.rows) - 1 + (1 if table.has_total else 0)
         for row in ws.iter_rows(min_row=FIRST_DATA_ROW, max_row=last, min_col=3, max_col=2 + len(table.indicators)):
             for cell in row:

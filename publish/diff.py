@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.datasets import DATASETS, Dataset
+from core.datasets import Dataset, published
 from publish.wap import _fs, read_latest, versions
 
 
@@ -109,7 +109,7 @@ def diff_versions(url: str, old: str | None = None, new: str | None = None) -> d
     if old is None or new is None:
         default_old, default_new = default_pair(url)
         old, new = old or default_old, new or default_new
-    diffs = [diff_dataset(url, old, new, d) for d in DATASETS]
+    diffs = [diff_dataset(url, old, new, d) for d in published()]
     return {"old": old, "new": new, "datasets": {d.dataset: d.__dict__ for d in diffs if not d.empty}}
 
 

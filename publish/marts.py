@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from core.datasets import DATASETS
+from core.datasets import published
 from core.faults import point
 from core.marts import BUILD, PUBLISHED, STATE_SCHEMA, build_of, stamp
 from publish.columns import COLUMNS
@@ -79,7 +79,7 @@ def _label(column: str) -> str | None:
 
 def _comment(conn, schema: str) -> dict:
     """Comments on the tables and columns of `schema`: the dataset's title, each column's label and unit."""
-    titles = {d.name: d.label_zh for d in DATASETS}
+    titles = {d.name: d.label_zh for d in published()}
     labelled, unlabelled = 0, []
     rows = conn.execute("select c.table_name, c.column_name from information_schema.columns as c "
                         "join information_schema.tables as t using (table_schema, table_name) "

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.datasets import DATASETS, Dataset, partition_counts
+from core.datasets import Dataset, partition_counts, published
 from core.faults import point
 from core.marts import PUBLISHED
 from core.marts import stamp as marts_stamp
@@ -62,7 +62,7 @@ def _fs(url: str):
 def _existing_datasets(conn) -> list[Dataset]:
     names = {r[0] for r in conn.execute(
         "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
-    return [d for d in DATASETS if d.name in names]
+    return [d for d in published() if d.name in names]
 
 
 def _current_submissions(conn) -> list[dict]:
@@ -155,7 +155,7 @@ def publish(url: str, conn, *, dbt_invocation_id: str | None = None, gx_run_id: 
 def _publish(url: str, conn, *, dbt_invocation_id: str | None, gx_run_id: str | None, now: datetime | None,
              keep: int | None, audits, limits: Limits) -> PublishResult:
     datasets = _existing_datasets(conn)
-    missing = [d.name for d in DATASETS if d not in datasets]
+    missing = [d.name for d in published() if d not in datasets]
     fs, root = _fs(url)
     staging = _staging(fs, root)
     try:

@@ -106,3 +106,61 @@ def test_a_new_policy_number_changes_the_check_that_reads_it(history, conn, seed
     assert outliers() == [growth.town_code]  # 150% is above the contract's +100%
     _set_policy(seeds, "growth_outlier_max_pct", "200")
     assert outliers() == []  # the same report, judged by the edited policy
+
+
+def test_a_new_form_is_recognised_required_and_read(seeds, sample_dir, tmp_path):
+    """A county form of its own (no programme): a report_forms row and its indicators. Every report must now
+    carry it; a workbook with its sheet is read, the new values under the new form."""
+    from expectations.fragments import resolve_params
+    from ingest.parse import parse_report
+
+    _append(seeds / "report_forms.csv", {"form": "LZ-9", "name_zh": "城镇化补充指标", "sheet_name": "LZ-9 城镇化补充",
+                                         "title_zh": "嘉兴市城镇化补充指标季报", "sheet_keywords": "城镇化补充"})
+    _append(seeds / "indicators.csv", {
+        "code": "urban_rate", "form": "LZ-9", "name_zh": "城镇化率", "header_aliases": "城镇化率|常住人口城镇化率",
+        "unit": "%", "accepted_units": "%:1", "kind": "rate_pct", "required": "Y", "value_type": "decimal",
+        "plausible_min": "0", "plausible_max": "100", "description_en": "Urbanisation rate (percent)"})
+    original = sample_dir / "330402_2016Q2.xlsx"
+    missing = parse_report(original, seeds_dir=seeds)
+    sheet_missing = [f for f in missing.findings if f.code == "sheet.missing"]
+    assert missing.status == "refused" and len(sheet_missing) == 1 and "城镇化补充指标" in sheet_missing[0].message_zh
+
+    wb = openpyxl.load_workbook(original)
+    ws = wb.copy_worksheet(wb["LZ-0 县域指标"])
+    ws.title = "LZ-9 城镇化补充"
+    ws["A1"], ws["A2"] = "嘉兴市城镇化补充指标季报", "表号：LZ-9"
+    ws["C3"], ws["D3"], ws["C4"], ws["D4"] = "城镇化率（%）", None, 65.2, None
+    path = tmp_path / "330402_2016Q2.xlsx"
+    wb.save(path)
+    report = parse_report(path, seeds_dir=seeds)
+    assert report.status == "accepted", [(f.code, f.sheet, f.cell) for f in report.findings]
+    assert [(v.form, v.town_code, v.indicator, v.value) for v in report.values if v.form == "LZ-9"] == [
+        ("LZ-9", None, "urban_rate", Decimal("65.2"))]
+    assert "LZ-9" in report.forms and "LZ-9" in resolve_params({"$seeds": "forms"}, seeds)
+
+
+def test_a_new_dataset_is_published_listed_and_audited(conn, tmp_path, monkeypatch):
+    """A mart (here marts.current_submissions, the lineage mart, not published today) and its Dataset entry:
+    the nightly publication writes it in every format, lists it in the manifest, and its audit passes."""
+    import json
+
+    from core import datasets
+    from publish.wap import publish
+
+    conn.execute("drop schema if exists marts cascade")
+    conn.execute("create schema marts")
+    conn.execute("create table marts.current_submissions (county_code text, year integer, quarter integer, "
+                 "form text, version integer, file_sha256 text, received_at timestamptz)")
+    conn.execute("insert into marts.current_submissions values ('330402', 2016, 3, 'LZ-0', 1, 'ab', "
+                 "'2016-10-12 09:30+08'), ('330402', 2016, 3, 'LZ-1', 2, 'cd', '2016-10-14 10:00+08')")
+    lineage = datasets.Dataset("current_submissions", "现行报送", ("county_code", "year", "quarter", "form"))
+    monkeypatch.setattr(datasets, "DATASETS", (*datasets.DATASETS, lineage))
+
+    result = publish((tmp_path / "pub").as_uri(), conn)
+    vdir = tmp_path / "pub" / "v" / result.version
+    manifest = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
+    names = {f["name"] for f in manifest["files"]}
+    assert {"current_submissions.csv", "current_submissions.parquet", "current_submissions.json"} <= names
+    assert "current_submissions" not in manifest.get("missing_datasets", [])
+    lines = (vdir / "current_submissions.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 3 and lines[1].startswith("330402,2016,3,LZ-0,1,ab")

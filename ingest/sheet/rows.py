@@ -30,6 +30,7 @@ class Rows:
 def read_rows(ctx: Context, fs: FormSheet, start: int, header: Header, factors: dict[int, Decimal]) -> Rows:
     """The rows from `start`: blank rows skipped, the 合计 row noted, the footer read into the metadata."""
     sheet, form = fs.sheet, fs.form
+    county_form = registry.is_county_form(form, ctx.seeds_dir)
     rows = Rows()
     in_footer = False
     for r in range(start, len(sheet.rows)):
@@ -51,8 +52,7 @@ def read_rows(ctx: Context, fs: FormSheet, start: int, header: Header, factors: 
         if key is None:
             continue
         rows.index[key] = r
-        rows.values[key] = _row_values(ctx, sheet.name, r, row, header.columns, factors,
-                                       None if form == "LZ-0" else key)
+        rows.values[key] = _row_values(ctx, sheet.name, r, row, header.columns, factors, None if county_form else key)
     return rows
 
 
@@ -88,12 +88,13 @@ def _row_values(ctx: Context, sheet: str, r: int, row: list[Cell], columns: dict
 def check_parents(ctx: Context, sheet: str, form: str, town_values: dict[str, RowValues]) -> None:
     """A sub-item above its parent, for the current values and for the 上年同期 values alike."""
     inds = {i.code: i for i in registry.form_indicators(form, ctx.seeds_dir)}
+    county_form = registry.is_county_form(form, ctx.seeds_dir)
     for key, vals in town_values.items():
         for (code, prior), (value, cell) in vals.items():
             parent = inds[code].parent
             if parent and (parent, prior) in vals and value > vals[(parent, prior)][0]:
                 suffix = PRIOR_SUFFIX if prior else ""
-                ctx.add("value.parent", sheet=sheet, cell=cell, town_code=None if form == "LZ-0" else key,
+                ctx.add("value.parent", sheet=sheet, cell=cell, town_code=None if county_form else key,
                         indicator=code, name=inds[code].name_zh + suffix, value=value,
                         parent_name=inds[parent].name_zh + suffix, parent_value=vals[(parent, prior)][0])
 
@@ -102,11 +103,12 @@ def emit_values(ctx: Context, fs: FormSheet, rows: Rows) -> None:
     """The values of the form: a current value carries its 上年同期 (if reported) on the same row.
     A 上年同期 without a current value is not kept: it is never a current value."""
     form = fs.form
+    county_form = registry.is_county_form(form, ctx.seeds_dir)
     for key, vals in rows.values.items():
         for (code, prior), (value, cell) in vals.items():
             if prior:
                 continue
             prev = vals.get((code, True))
             ctx.report.values.append(Value(
-                form, None if form == "LZ-0" else key, code, value, fs.sheet.name, cell,
+                form, None if county_form else key, code, value, fs.sheet.name, cell,
                 value_prev_year=prev[0] if prev else None, prev_year_cell=prev[1] if prev else None))

@@ -16,11 +16,11 @@ def row_key(ctx: Context, sheet: str, form: str, r: int, header: Header, code_te
             seen: dict[str, int]) -> str | None:
     """The town code of a data row (the county code on LZ-0); None (with a finding) if the row is not used.
     `seen`: the rows read so far, by key."""
-    if form == "LZ-0":
+    if registry.is_county_form(form, ctx.seeds_dir):
         key, label, town_code, id_col = ctx.report.county_code, name_text or code_text, None, header.name_col or 0
     else:
-        town = _identify_town(ctx, sheet, registry.form_programmes(ctx.seeds_dir)[form], r, header.code_col, header.name_col,
-                              code_text, name_text)
+        programme = registry.form_programmes(ctx.seeds_dir)[form]
+        town = _identify_town(ctx, sheet, programme, r, header.code_col, header.name_col, code_text, name_text)
         if town is None:
             return None
         key, label, town_code = town.code, town.name_zh, town.code
@@ -69,10 +69,11 @@ def _identify_town(ctx: Context, sheet: str, programme: str, r: int, code_col, n
 def check_members(ctx: Context, fs: FormSheet, keys: dict[str, int]) -> None:
     """Every member town of the programme in the period has a row (LZ-0: the county has its row)."""
     sheet, form, county = fs.sheet, fs.form, ctx.report.county_code
-    if form != "LZ-0":
-        for town in registry.members(county, registry.form_programmes(ctx.seeds_dir)[form], ctx.report.period.end, ctx.seeds_dir):
+    if not registry.is_county_form(form, ctx.seeds_dir):
+        programme = registry.form_programmes(ctx.seeds_dir)[form]
+        for town in registry.members(county, programme, ctx.report.period.end, ctx.seeds_dir):
             if town.code not in keys:
                 ctx.add("row.member_missing", sheet=sheet.name, town_code=town.code, label=town.name_zh)
     elif county not in keys:
-        ctx.add("value.required", sheet=sheet.name, indicator="county_gdp",
-                name=registry.form_indicators("LZ-0", ctx.seeds_dir)[0].name_zh)
+        first = registry.form_indicators(form, ctx.seeds_dir)[0]
+        ctx.add("value.required", sheet=sheet.name, indicator=first.code, name=first.name_zh)
