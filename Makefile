@@ -47,6 +47,7 @@ lint: install
 # (city ~5 min, province ~10 min, nation ~40 min on 2 cores; BENCH <name> <value> <unit> lines)
 bench: install
 	$(PY) -m scripts.bench --scale $(or $(SCALE),city)
+	$(PY) -m portal.bench
 
 mutate: install  # bad input at volume: 10,000 mutated files through the reader and parser (~20 s)
 	$(PY) -m scripts.mutate --files $(or $(FILES),10000) --seed $(or $(SEED),1)

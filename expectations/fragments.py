@@ -1,6 +1,6 @@
 """SQL fragments that the query-based expectations of the suites share.
 
-A suite's `unexpected_rows_query` may name a fragment as `@@name@@`; the runner
+A suite's `unexpected_rows_query` may name a fragment as `@@name@@`; the suite builder (specs)
 replaces it before GX sees the query. Two kinds:
 
 - registry and catalogue tables (`@@towns@@`, `@@memberships@@`, `@@effective_memberships@@`: the periods
@@ -19,8 +19,8 @@ replaces it before GX sees the query. Two kinds:
   a relation of county_code, year, quarter; suites with `meta.audit_by_partition`):
   in the marts gate the partitions no passed gate has audited yet, else every one;
 - what is current: `@@current_values@@` (the values of the current accepted
-  submission of every (county, period, form), the rule of ingest/current.py and
-  of the dbt model int_submissions_current; in the marts gate the current
+  submission of every (county, period, form), the landing view current_submission_forms that dbt
+  reads too (int_submissions_current); in the marts gate the current
   submissions the last build read, from that model's table) and `@@context@@` (the batch's rows
   together with the current values of the neighbouring periods that the batch
   does not supersede: what becomes current if the batch is accepted). Every
@@ -373,7 +373,7 @@ PARTITIONS = "audit_partitions"
 def expand(query: str, *, whole: bool = False, partitions: str | None = None, built: bool = False) -> str:
     """Replace every @@fragment@@ of a query; unknown names raise KeyError. `partitions`: the relation
     (county_code, year, quarter) of the partitions a suite audits, for `@@audit_partitions@@` (suites with
-    meta.audit_by_partition, see runner.audited_partitions). `built` (the marts gate): `@@current_values@@`
+    meta.audit_by_partition, see stages.audited_partitions). `built` (the marts gate): `@@current_values@@`
     are those the last dbt build read (built_values_sql), not those of landing now."""
     fragments = {**registry_fragments(), "current_values": f"({built_values_sql() if built else current_values_sql()})",
                  "context": context_sql(whole)}
