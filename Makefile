@@ -22,7 +22,7 @@ system-packages:
 system-check:
 	python3 scripts/system_packages.py install --strict
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-prod.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3.11 -m venv .venv
 	$(PIP) install --quiet --upgrade pip==26.3
 	$(PIP) install --quiet -r requirements.txt
@@ -50,7 +50,7 @@ test-fast: install
 
 # ruff; duplicated blocks (pylint duplicate-code, [tool.pylint] in pyproject.toml); the packages' import
 # direction ([tool.importlinter]); function length, private names across packages, policy copies
-# (scripts/lint_structure.py). tests/test_lint.py runs the last two as part of `make test`.
+# (scripts/lint_structure.py). tests/test_lint.py runs all of them but ruff as part of `make test`.
 LINT_PACKAGES := $(wildcard core ingest expectations publish ops portal samplegen scripts dags)
 lint: install  # every check runs; the target fails if any failed
 	@rc=0; \

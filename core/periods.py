@@ -28,13 +28,26 @@ class Period:
 
     @property
     def deadline(self) -> date:
-        """The 20th calendar day after the quarter ends (Q4: 31 January)."""
-        if self.quarter == 4:
-            return date(self.year + 1, 1, 31)
-        return self.end + timedelta(days=20)
+        """The last day a report is on time: the quarter end plus the days of seed reporting_deadlines
+        (20; Q4: 31, i.e. 31 January)."""
+        from core import registry
+
+        return self.end + timedelta(days=registry.deadline_days(self.quarter))
 
     def previous(self) -> Period:
         return Period(self.year, self.quarter - 1) if self.quarter > 1 else Period(self.year - 1, 4)
+
+
+def day_after_deadline_crons(hour: int) -> list[str]:
+    """Cron expressions (minute 0 of `hour`) for the day after each quarter's deadline, from the seed:
+    ["0 9 21 4,7,10 *", "0 9 1 2 *"] for the contract's 20 days (Q4: 31 January). What the deadline
+    reminders and the bulletin are scheduled on."""
+    by_day: dict[int, list[int]] = {}
+    for quarter in (1, 2, 3, 4):
+        day = Period(2021, quarter).deadline + timedelta(days=1)  # 2021: no 29 February to shift a day
+        by_day.setdefault(day.day, []).append(day.month)
+    return [f"0 {hour} {day} {','.join(map(str, sorted(months)))} *" for day, months in sorted(by_day.items(),
+                                                                                                 reverse=True)]
 
 
 class PeriodError(ValueError):

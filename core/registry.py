@@ -30,6 +30,19 @@ class Indicator:
     required: bool
     value_type: str  # decimal | integer
     parent: str | None
+    plausible_min: Decimal | None = None  # value.range: a value outside [min, max] is a warning to check
+    plausible_max: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    """A form of the quarterly report (seed report_forms)."""
+
+    code: str
+    name_zh: str
+    sheet_name: str  # the sheet's name in the template
+    title_zh: str
+    sheet_keywords: tuple[str, ...]  # besides its code, how the parser recognises its sheet
 
 
 @dataclass(frozen=True)
@@ -73,13 +86,27 @@ def _indicators(seeds_dir: Path) -> tuple[Indicator, ...]:
             unit=r["unit"], accepted_units=units, kind=r["kind"],
             required=r["required"] == "Y", value_type=r["value_type"],
             parent=r["parent"] or None,
+            plausible_min=Decimal(r["plausible_min"]) if r.get("plausible_min") else None,
+            plausible_max=Decimal(r["plausible_max"]) if r.get("plausible_max") else None,
         ))
     return tuple(out)
 
 
+def report_forms(seeds_dir: Path | None = None) -> tuple[ReportForm, ...]:
+    """The forms of the quarterly report in seed order (LZ-0 the county's own, then one per programme)."""
+    return _report_forms(folder(seeds_dir))
+
+
+@functools.cache
+def _report_forms(seeds_dir: Path) -> tuple[ReportForm, ...]:
+    return tuple(ReportForm(r["form"], r["name_zh"], r["sheet_name"], r["title_zh"],
+                            tuple(k for k in r["sheet_keywords"].split("|") if k))
+                 for r in _read("report_forms.csv", seeds_dir))
+
+
 def forms(seeds_dir: Path | None = None) -> tuple[str, ...]:
-    """The report forms of the catalogue (LZ-0 the county's own, then one per programme), sorted."""
-    return tuple(sorted({i.form for i in indicators(seeds_dir)}))
+    """The codes of the report's forms, in seed order."""
+    return tuple(f.code for f in report_forms(seeds_dir))
 
 
 def form_programmes(seeds_dir: Path | None = None) -> dict[str, str]:
@@ -165,6 +192,16 @@ def members(county_code: str, programme: str, at: date, seeds_dir: Path | None =
 @functools.cache
 def _policy_parameters(seeds_dir: Path) -> tuple[dict[str, str], ...]:
     return tuple(_read("policy_parameters.csv", seeds_dir))
+
+
+def deadline_days(quarter: int, seeds_dir: Path | None = None) -> int:
+    """Days after the quarter end by which the county's report is due (seed reporting_deadlines)."""
+    return _deadline_days(folder(seeds_dir))[quarter]
+
+
+@functools.cache
+def _deadline_days(seeds_dir: Path) -> dict[int, int]:
+    return {int(r["quarter"]): int(r["days_after_quarter_end"]) for r in _read("reporting_deadlines.csv", seeds_dir)}
 
 
 def policy_parameter(parameter: str, year: int, seeds_dir: Path | None = None) -> Decimal | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from airflow.sdk import MultipleCronTriggerTimetable, Param, dag, task
 
+from core.periods import day_after_deadline_crons
 from ops.dag_defaults import task_defaults
 
 
 @dag(
-    schedule=MultipleCronTriggerTimetable("0 9 21 4,7,10 *", "0 9 1 2 *", timezone="Asia/Shanghai"),
+    schedule=MultipleCronTriggerTimetable(*day_after_deadline_crons(hour=9), timezone="Asia/Shanghai"),
     # no start_date: a new deployment waits for the next tick instead of running the last one at once
     catchup=False,
     max_active_runs=1,

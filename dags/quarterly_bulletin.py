@@ -13,11 +13,12 @@ from datetime import timedelta
 from airflow.sdk import MultipleCronTriggerTimetable, Param, dag, task
 
 from core.assets import PUBLICATION
+from core.periods import day_after_deadline_crons
 from ops.dag_defaults import task_defaults
 
 
 @dag(
-    schedule=MultipleCronTriggerTimetable("0 6 21 4,7,10 *", "0 6 1 2 *", timezone="Asia/Shanghai"),
+    schedule=MultipleCronTriggerTimetable(*day_after_deadline_crons(hour=6), timezone="Asia/Shanghai"),
     # no start_date: a new deployment waits for the next tick instead of running the last one at once
     catchup=False,
     max_active_runs=1,

@@ -31,6 +31,12 @@ replaces it before GX sees the query. Two kinds:
   mode (full raw gate) the batch *is* the current values and `@@context@@` is
   just those (audit_sid 0 everywhere).
 
+Suite parameters read from the seeds: a kwarg written `{"$policy": "<parameter>"}` is the value of that
+policy parameter (seed policy_parameters; it must be the same in every year the seed covers, else the
+check is a query joining `@@policy@@` on the row's year), and `{"$seeds": "<list>"}` is a list of
+`SEED_LISTS` (programmes, tiers, indicators, forms, grades, ...): see `resolve_params`. A suite therefore
+holds no policy number and repeats no registry list.
+
 Literals come from the project's own config files, never from county files;
 they are still escaped (quotes doubled, braces doubled for GX's str.format,
 colons escaped for SQLAlchemy's text()).
@@ -42,15 +48,16 @@ import functools
 import hashlib
 import re
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from core import registry, seeds
 from core.membership import effective_periods
+from expectations.state import COLUMNS
 
 FRAGMENT = re.compile(r"@@([a-z_]+)@@")
 
-_VALUE_COLUMNS = ("submission_id, county_code, year, quarter, form, town_code, indicator, value, "
-                  "source_file_sha256, source_sheet, source_cell")
+_VALUE_COLUMNS = ", ".join(COLUMNS)
 
 
 def _read(name: str, seeds_dir: Path) -> list[dict[str, str]]:
@@ -73,8 +80,9 @@ def literal(value: object) -> str:
 
 # name -> (columns, types) of the registry snapshot tables quality.registry_<name>
 REGISTRY = {
-    "indicators": (("form", "indicator", "name_zh", "kind", "required", "value_type", "parent"),
-                   ("text", "text", "text", "text", "boolean", "text", "text")),
+    "indicators": (("form", "indicator", "name_zh", "kind", "required", "value_type", "parent", "plausible_min",
+                    "plausible_max"),
+                   ("text", "text", "text", "text", "boolean", "text", "text", "numeric", "numeric")),
     "towns": (("town_code", "county_code", "name_zh", "programme"), ("text", "text", "text", "text")),
     "memberships": (("town_code", "programme", "tier", "valid_from", "valid_to"),
                     ("text", "text", "text", "date", "date")),
@@ -85,14 +93,19 @@ REGISTRY = {
     "form_programmes": (("form", "programme"), ("text", "text")),
     # value indicator -> the growth rate reported for it (seed indicator_reported_growth)
     "reported_growth": (("form", "indicator", "growth_indicator"), ("text", "text", "text")),
+    # the policy parameters by year (seed policy_parameters): join on the row's year
+    "policy": (("parameter", "value", "valid_from_year", "valid_to_year"), ("text", "numeric", "integer", "integer")),
 }
 # part of every version: bump it when the snapshot's rows are derived differently from the same seeds
-REGISTRY_FORMAT = "2"
+REGISTRY_FORMAT = "3"
 
 REGISTRY_DDL = "\n".join(
     f"create table if not exists quality.registry_{name} (registry_version text not null, "
     + ", ".join(f"{c} {t}" for c, t in zip(cols, types, strict=True)) + ");\n"
-    f"create index if not exists registry_{name}_version on quality.registry_{name} (registry_version);"
+    # the columns a newer release added, on a warehouse an older one created
+    + "".join(f"alter table quality.registry_{name} add column if not exists {c} {t};\n"
+              for c, t in zip(cols, types, strict=True))
+    + f"create index if not exists registry_{name}_version on quality.registry_{name} (registry_version);"
     for name, (cols, types) in REGISTRY.items()) + """
 create table if not exists quality.registry_versions (
     registry_version text primary key,
@@ -120,8 +133,8 @@ def _version(folder: Path, stamp: tuple) -> str:
 def registry_rows(seeds_dir: Path) -> dict[str, list[tuple]]:
     """The rows of each registry table (REGISTRY) as the seeds in `seeds_dir` give them."""
     return {
-        "indicators": [(r["form"], r["code"], r["name_zh"], r["kind"], r["required"] == "Y", r["value_type"],
-                        r["parent"] or None) for r in _read("indicators.csv", seeds_dir)],
+        "indicators": [(i.form, i.code, i.name_zh, i.kind, i.required, i.value_type, i.parent, i.plausible_min,
+                        i.plausible_max) for i in registry.indicators(seeds_dir)],
         "towns": [(r["town_code"], r["county_code"], r["name_zh"], r["unit_kind"])
                   for r in _read("towns.csv", seeds_dir)],
         "memberships": [(r["town_code"], r["programme"], r["tier"], date.fromisoformat(r["valid_from"]),
@@ -131,10 +144,64 @@ def registry_rows(seeds_dir: Path) -> dict[str, list[tuple]]:
         "effective_memberships": [(m.town_code, m.programme, m.tier, m.valid_from, m.valid_to)
                                   for m in effective_periods(seeds_dir)],
         "counties": [(r["county_code"], r["name_zh"]) for r in _read("counties.csv", seeds_dir)],
-        "form_programmes": [("LZ-1", "characteristic"), ("LZ-2", "pilot")],
+        "form_programmes": sorted(registry.form_programmes(seeds_dir).items()),
         "reported_growth": [(r["form"], r["indicator"], r["growth_indicator"])
                             for r in _read("indicator_reported_growth.csv", seeds_dir)],
+        "policy": [(r["parameter"], Decimal(r["value"]), int(r["valid_from_year"]), int(r["valid_to_year"]))
+                   for r in _read("policy_parameters.csv", seeds_dir)],
     }
+
+
+class SeedParamError(ValueError):
+    """A suite names a policy parameter or a seed list that the seeds do not give as one value / list."""
+
+
+def _tiers(seeds_dir: Path, programme: str | None = None) -> list[str]:
+    return list(dict.fromkeys(r["tier"] for r in _read("tiers.csv", seeds_dir)
+                              if programme in (None, r["programme"])))
+
+
+# name -> the list a suite's `{"$seeds": name}` stands for (in seed order; indicator codes sorted)
+SEED_LISTS = {
+    "programmes": lambda d: list(registry.programme_names(d)),
+    "tiers": _tiers,
+    "tiers.characteristic": lambda d: _tiers(d, "characteristic"),
+    "tiers.pilot": lambda d: _tiers(d, "pilot"),
+    "forms": lambda d: list(registry.forms(d)),
+    "indicators": lambda d: sorted({i.code for i in registry.indicators(d)}),
+    "indicators.rates": lambda d: sorted({i.code for i in registry.indicators(d) if i.kind == "rate_pct"}),
+    "indicators.town": lambda d: sorted({i.code for i in registry.indicators(d)
+                                         if i.form in registry.form_programmes(d)}),
+    "grades": lambda d: list(dict.fromkeys(r["grade"] for r in _read("assessment_grades.csv", d))),
+}
+
+
+def policy_value(parameter: str, seeds_dir: Path | None = None) -> Decimal:
+    """The one value of a policy parameter over every year the seed gives it (SeedParamError if none or if it
+    changes between years: a rule whose number varies by year is a query joining @@policy@@ on the year)."""
+    values = {r["value"] for r in _read("policy_parameters.csv", registry.folder(seeds_dir))
+              if r["parameter"] == parameter}
+    if len(values) != 1:
+        raise SeedParamError(f"policy parameter {parameter!r}: {'no row' if not values else 'differs by year'} "
+                             "in policy_parameters.csv; a suite kwarg {\"$policy\": ...} needs exactly one value")
+    return Decimal(values.pop())
+
+
+def resolve_params(obj, seeds_dir: Path | None = None):
+    """`obj` (a suite's kwargs, any JSON) with every `{"$policy": p}` replaced by the policy value (int when
+    whole) and every `{"$seeds": name}` by the list SEED_LISTS[name] of the seeds."""
+    if isinstance(obj, dict):
+        if set(obj) == {"$policy"}:
+            value = policy_value(obj["$policy"], seeds_dir)
+            return int(value) if value == value.to_integral_value() else float(value)
+        if set(obj) == {"$seeds"}:
+            if obj["$seeds"] not in SEED_LISTS:
+                raise SeedParamError(f"unknown seed list {obj['$seeds']!r}; known: {sorted(SEED_LISTS)}")
+            return SEED_LISTS[obj["$seeds"]](registry.folder(seeds_dir))
+        return {k: resolve_params(v, seeds_dir) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [resolve_params(v, seeds_dir) for v in obj]
+    return obj
 
 
 def ensure_registry(conn, seeds_dir: Path | None = None) -> str:

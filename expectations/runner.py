@@ -178,6 +178,10 @@ def _check_spec(path: Path, spec: dict) -> None:
         emeta = exp.get("meta") or {}
         if any("." not in t for t in emeta.get("requires") or ()):
             raise SuiteError(f"{where}: meta.requires lists schema.table names")
+        try:
+            fragments.resolve_params(exp.get("kwargs") or {})
+        except fragments.SeedParamError as exc:
+            raise SuiteError(f"{where}: {exc}") from None
         query = (exp.get("kwargs") or {}).get("unexpected_rows_query")
         if query is not None:
             unknown = set(fragments.FRAGMENT.findall(query)) - fragments.names()
@@ -276,6 +280,7 @@ def build_suite(gx, spec: dict, *, whole: bool = False, drop: set[int] = frozens
         if i in drop:
             continue
         exp = copy.deepcopy(exp)
+        exp["kwargs"] = fragments.resolve_params(exp["kwargs"])  # {"$policy": ...}, {"$seeds": ...}
         query = exp["kwargs"].get("unexpected_rows_query")
         if query is not None:
             exp["kwargs"]["unexpected_rows_query"] = fragments.expand(query, whole=whole, partitions=partitions,

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 # the columns of raw.report_values the suites read, copied into the audit tables
 COLUMNS = ("submission_id", "county_code", "year", "quarter", "form", "town_code", "indicator", "value",
-           "source_file_sha256", "source_sheet", "source_cell")
-_COLUMN_TYPES = ("bigint", "text", "smallint", "smallint", "text", "text", "text", "numeric", "text", "text", "text")
+           "source_file_sha256", "source_sheet", "source_cell", "value_prev_year", "prev_year_source_cell")
+_COLUMN_TYPES = ("bigint", "text", "smallint", "smallint", "text", "text", "text", "numeric", "text", "text", "text",
+                 "numeric", "text")
 _ROWS = ", ".join(f"{c} {t}" for c, t in zip(COLUMNS, _COLUMN_TYPES, strict=True))
 
 DDL = f"""
@@ -62,7 +63,9 @@ create index if not exists audit_rows_key on quality.audit_rows (audit_batch_id,
 create index if not exists audit_current_key on quality.audit_current
     (audit_batch_id, audit_sid, county_code, year, quarter, form);
 create index if not exists audit_history_batch on quality.audit_history (audit_batch_id);
-"""
+""" + "".join(f"alter table quality.{t} add column if not exists {c} {ty};\n"  # a warehouse of an older release
+              for t in ("audit_rows", "audit_current", "audit_history")
+              for c, ty in zip(COLUMNS, _COLUMN_TYPES, strict=True))
 _AUDIT_TABLES = ("audit_rows", "audit_current", "audit_history", "audit_batches")
 
 def ensure(conn) -> None:
@@ -72,6 +75,7 @@ def ensure(conn) -> None:
         exists = conn.execute("select to_regclass('quality.raw_gate_validated') is not null "
                               "and to_regclass('quality.audit_current_key') is not null "
                               "and to_regclass('quality.registry_versions') is not null "
+                              "and to_regclass('quality.registry_policy') is not null "
                               "and to_regclass('quality.marts_audits') is not null").fetchone()[0]
         if not exists:
             from expectations.fragments import REGISTRY_DDL

@@ -2,22 +2,23 @@
 counties that missed a reporting deadline.
 
 Every alert is appended to `<var>/alerts/alerts.jsonl` (the local record, always) and
-sent to each sink that is configured, read from the environment when an alert is sent:
+delivered through Airflow's providers to each sink that is configured (docs/alerts.md):
 
-| variable | meaning |
-|---|---|
-| `TWOTOWNS_ALERT_WEBHOOK_URL` | http(s) URL; the alert is POSTed as JSON |
-| `TWOTOWNS_ALERT_WEBHOOK_FORMAT` | `json` (default: the whole alert), `text` (WeCom/DingTalk robots: |
-|   | `{"msgtype": "text", "text": {"content": ...}}`) or `slack` (`{"text": ...}`) |
-| `TWOTOWNS_ALERT_SMTP_URL` | `smtp://[user[:password]@]host[:port]` (`?starttls=true` to upgrade), or `smtps://...` |
-| `TWOTOWNS_ALERT_EMAIL_TO` | comma-separated recipients (required with the SMTP URL) |
-| `TWOTOWNS_ALERT_EMAIL_FROM` | sender (default `twotowns-pipeline@localhost`) |
-| `TWOTOWNS_ALERT_TIMEOUT` | seconds per delivery attempt (default 10) |
+| sink | configured by | delivered by |
+|---|---|---|
+| `email` | `TWOTOWNS_ALERT_EMAIL_TO` (recipients), connection `twotowns_smtp` | `SmtpHook` (smtp provider) |
+| `webhook` | connection `twotowns_apprise` (Apprise URLs: WeCom, DingTalk, Slack, json://) | Apprise |
+
+The settings of before keep working while the connection is not defined anywhere Airflow
+looks (env `AIRFLOW_CONN_*`, secrets backend, metadata database): `TWOTOWNS_ALERT_SMTP_URL`
+stands in for `twotowns_smtp`, `TWOTOWNS_ALERT_WEBHOOK_URL` (+ `_FORMAT`) for an Apprise URL,
+`TWOTOWNS_ALERT_TIMEOUT` sets their timeouts. The connection wins when both are set.
 
 A sink that fails does not stop the others; `send` raises `AlertDeliveryError` after
 trying them all, so that a failed delivery shows in the task log and is not silently lost.
 
-Imported by the DAG files (the callbacks): stdlib only at module level.
+Imported by the DAG files (the callbacks): stdlib only at module level; the providers are
+imported when an alert is sent.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 log = logging.getLogger(__name__)
 
 SEVERITIES = ("critical", "error", "warning", "info")
+SMTP_CONN_ID = "twotowns_smtp"  # THE SMTP configuration of the product: the county portal sends through it too
+APPRISE_CONN_ID = "twotowns_apprise"
+DEFAULT_SENDER = "twotowns-pipeline@localhost"
 
 
 @dataclass
@@ -76,7 +80,7 @@ class AlertDeliveryError(RuntimeError):
     pass
 
 
-# --------------------------------------------------------------------------- sinks
+# --------------------------------------------------------------------------- settings
 
 def _timeout() -> float:
     return float(os.environ.get("TWOTOWNS_ALERT_TIMEOUT") or 10)
@@ -97,80 +101,182 @@ def _record(alert: Alert, deliveries: dict[str, str]) -> Path:
     return path
 
 
-def webhook_payload(alert: Alert, fmt: str) -> dict:
-    if fmt == "json":
-        return alert.to_dict()
-    if fmt == "text":
-        return {"msgtype": "text", "text": {"content": f"{alert.subject()}\n{alert.body()}"}}
-    if fmt == "slack":
-        return {"text": f"*{alert.subject()}*\n{alert.body()}"}
-    raise ValueError(f"TWOTOWNS_ALERT_WEBHOOK_FORMAT must be json, text or slack, not {fmt!r}")
+def _connection(conn_id: str):
+    """The Airflow connection `conn_id` wherever Airflow finds it (env, secrets backend, metadata
+    database, the supervisor of a running task), or None when it is defined nowhere."""
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
 
 
-def send_webhook(alert: Alert, url: str, fmt: str = "json") -> str:
-    import urllib.request
-
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"TWOTOWNS_ALERT_WEBHOOK_URL must be an http(s) URL, not {url!r}")
-    data = json.dumps(webhook_payload(alert, fmt), ensure_ascii=False, default=str).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8",
-                                              "User-Agent": "twotowns-alerts"})
-    with urllib.request.urlopen(request, timeout=_timeout()) as response:  # noqa: S310 (scheme checked above)
-        return f"HTTP {response.status}"
-
-
-def send_email(alert: Alert, smtp_url: str, to: list[str], sender: str) -> str:
-    import smtplib
-    from email.message import EmailMessage
+def smtp_connection_from_url(smtp_url: str):
+    """`TWOTOWNS_ALERT_SMTP_URL` (`smtp://[user[:password]@]host[:port][?starttls=true]`, `smtps://...`)
+    as the `twotowns_smtp` connection it stands for. Other query keys pass through as connection
+    extras (e.g. `ssl_context=none` for a self-signed server)."""
+    from airflow.providers.common.compat.sdk import Connection
 
     parts = urlsplit(smtp_url)
     if parts.scheme not in ("smtp", "smtps"):
         raise ValueError(f"TWOTOWNS_ALERT_SMTP_URL must be smtp:// or smtps://, not {parts.scheme}://")
-    if not to:
-        raise ValueError("TWOTOWNS_ALERT_EMAIL_TO is empty: to whom should the alert go?")
-    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
-    msg = EmailMessage()
-    msg["Subject"] = alert.subject()
-    msg["From"] = sender
-    msg["To"] = ", ".join(to)
-    msg.set_content(alert.body())
-    msg.add_attachment(json.dumps(alert.to_dict(), ensure_ascii=False, indent=2, default=str).encode("utf-8"),
-                       maintype="application", subtype="json", filename="alert.json")
-    if parts.scheme == "smtps":
-        client = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=_timeout())
-    else:
-        client = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=_timeout())
-    with client:
-        if parts.scheme == "smtp" and query.get("starttls") in ("1", "true", "yes"):
-            client.starttls()
-        if parts.username:
-            client.login(unquote(parts.username), unquote(parts.password or ""))
-        client.send_message(msg)
-    return f"sent to {len(to)}"
+    query = dict(parse_qsl(parts.query))
+    starttls = str(query.pop("starttls", "")).lower() in ("1", "true", "yes")
+    ssl = parts.scheme == "smtps"
+    extra = {"disable_ssl": not ssl, "disable_tls": ssl or not starttls, "timeout": max(1, round(_timeout())),
+             "retry_limit": 0, **query}  # retry_limit 0: one attempt, as the hand-written transport made
+    return Connection(conn_id=SMTP_CONN_ID, conn_type="smtp", host=parts.hostname, port=parts.port or (465 if ssl else 25),
+                      login=unquote(parts.username) if parts.username else None,
+                      password=unquote(parts.password) if parts.password else None, extra=json.dumps(extra))
+
+
+def apprise_url_from_webhook(url: str, fmt: str = "json") -> str:
+    """`TWOTOWNS_ALERT_WEBHOOK_URL` and `_FORMAT` as the Apprise URL that delivers the same way:
+    `json` → `json(s)://` (the alert in Apprise's JSON envelope, the whole alert as alert.json);
+    `text` → a WeCom or DingTalk robot; `slack` → a Slack incoming webhook."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"TWOTOWNS_ALERT_WEBHOOK_URL must be an http(s) URL, not {url!r}")
+    query = dict(parse_qsl(parts.query))
+    timeouts = {"cto": _timeout(), "rto": _timeout()}
+    robot = (fmt, parts.hostname)
+    if fmt == "json":
+        scheme = "jsons" if parts.scheme == "https" else "json"
+        params = {**{f"-{k}": v for k, v in query.items()}, **timeouts}  # "-k": a query parameter of the POST
+        return f"{scheme}://{parts.netloc}{parts.path or '/'}?{urlencode(params)}"
+    if robot == ("text", "qyapi.weixin.qq.com") and query.get("key"):
+        return f"wecombot://{query['key']}/?{urlencode(timeouts)}"
+    if robot == ("text", "oapi.dingtalk.com") and query.get("access_token"):
+        return f"dingtalk://{query['access_token']}/?{urlencode(timeouts)}"
+    if robot == ("slack", "hooks.slack.com") and parts.path.startswith("/services/"):
+        return f"slack://{parts.path.removeprefix('/services/').strip('/')}/?{urlencode(timeouts)}"
+    if fmt in ("text", "slack"):
+        raise ValueError(f"TWOTOWNS_ALERT_WEBHOOK_FORMAT={fmt} is for a WeCom or DingTalk robot or a Slack webhook, "
+                         f"not {parts.hostname}: write the service's Apprise URL in the connection "
+                         f"{APPRISE_CONN_ID} (docs/alerts.md)")
+    raise ValueError(f"TWOTOWNS_ALERT_WEBHOOK_FORMAT must be json, text or slack, not {fmt!r}")
+
+
+def _email_settings() -> dict | None:
+    """E-mail settings, or None: the recipients turn e-mail alerts on (the connection alone serves
+    the county portal too); the old SMTP URL alone still does, to name the missing recipients."""
+    smtp_url = os.environ.get("TWOTOWNS_ALERT_SMTP_URL")
+    to = [a.strip() for a in (os.environ.get("TWOTOWNS_ALERT_EMAIL_TO") or "").split(",") if a.strip()]
+    if not (to or smtp_url):
+        return None
+    connection = _connection(SMTP_CONN_ID)
+    if connection is None and smtp_url:
+        connection = smtp_connection_from_url(smtp_url)
+    elif smtp_url:
+        log.warning("TWOTOWNS_ALERT_SMTP_URL is ignored: the connection %s is defined", SMTP_CONN_ID)
+    return {"connection": connection, "to": to, "sender": os.environ.get("TWOTOWNS_ALERT_EMAIL_FROM")}
+
+
+def _apprise_settings() -> dict | None:
+    """Webhook settings, or None: the `twotowns_apprise` connection, else the old webhook URL."""
+    connection = _connection(APPRISE_CONN_ID)
+    url = os.environ.get("TWOTOWNS_ALERT_WEBHOOK_URL")
+    if connection is not None:
+        if url:
+            log.warning("TWOTOWNS_ALERT_WEBHOOK_URL is ignored: the connection %s is defined", APPRISE_CONN_ID)
+        return {"connection": connection}
+    if url:
+        return {"urls": [apprise_url_from_webhook(url, os.environ.get("TWOTOWNS_ALERT_WEBHOOK_FORMAT") or "json")]}
+    return None
 
 
 def configured_sinks() -> dict[str, dict]:
-    """The sinks configured in the environment (names and settings, without secrets in names)."""
-    sinks: dict[str, dict] = {}
-    url = os.environ.get("TWOTOWNS_ALERT_WEBHOOK_URL")
-    if url:
-        sinks["webhook"] = {"url": url, "fmt": os.environ.get("TWOTOWNS_ALERT_WEBHOOK_FORMAT") or "json"}
-    smtp = os.environ.get("TWOTOWNS_ALERT_SMTP_URL")
-    if smtp:
-        to = [a.strip() for a in (os.environ.get("TWOTOWNS_ALERT_EMAIL_TO") or "").split(",") if a.strip()]
-        sinks["email"] = {"smtp_url": smtp, "to": to,
-                          "sender": os.environ.get("TWOTOWNS_ALERT_EMAIL_FROM") or "twotowns-pipeline@localhost"}
-    return sinks
+    """The sinks configured, with their settings (the connection or what stands in for it)."""
+    return {name: settings for name, (find, _) in _SINKS.items() if (settings := find()) is not None}
+
+
+# --------------------------------------------------------------------------- delivery
+
+_APPRISE_TYPES = {"critical": "failure", "error": "failure", "warning": "warning", "info": "info"}
+
+
+def send_webhook(alert: Alert, connection=None, urls: list[str] | None = None) -> str:
+    """Deliver through Apprise to the services of the `twotowns_apprise` connection (read by the
+    provider's AppriseHook) or to `urls`. Title: the subject; body: the text; the whole alert as
+    alert.json where the service takes attachments (json://, mailto://)."""
+    import apprise
+    from airflow.providers.apprise.hooks.apprise import AppriseHook
+    from apprise.attachment.memory import AttachMemory
+
+    notifier = apprise.Apprise()
+    wanted = list(urls or [])
+    if connection is not None:
+        hook = AppriseHook(APPRISE_CONN_ID)
+        config = hook.get_config_from_conn(conn=connection)
+        wanted += [c.get("path") for c in (config if isinstance(config, list) else [config])]
+        hook.set_config_from_conn(conn=connection, apprise_obj=notifier)
+    for url in urls or []:
+        notifier.add(url)
+    not_understood = (f"Apprise understands {len(notifier)} of the {len(wanted)} URL(s) configured (connection "
+                      f"{APPRISE_CONN_ID} or TWOTOWNS_ALERT_WEBHOOK_URL)") if len(notifier) < len(wanted) else ""
+    if not len(notifier):  # Apprise skips a URL it does not understand, silently
+        raise ValueError(not_understood or f"the connection {APPRISE_CONN_ID} names no service")
+    attachment = apprise.AppriseAttachment()
+    attachment.add(AttachMemory(content=_alert_json(alert), name="alert.json", mimetype="application/json"))
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as problems:
+        # AppriseHook.notify drops Apprise's answer: the Apprise object it builds is called here to keep it
+        delivered = notifier.notify(title=alert.subject(), body=alert.body(), attach=attachment,
+                                    notify_type=apprise.NotifyType(_APPRISE_TYPES[alert.severity]))
+    if not delivered or not_understood:
+        raise AlertDeliveryError(" ".join([not_understood, *problems.getvalue().split()]).strip()
+                                 or "Apprise reported a failure")
+    return f"sent to {len(notifier)}"
+
+
+def _alert_json(alert: Alert) -> str:
+    return json.dumps(alert.to_dict(), ensure_ascii=False, indent=2, default=str)
+
+
+def send_email(alert: Alert, connection, to: list[str], sender: str | None = None) -> str:
+    """Deliver through the smtp provider's SmtpHook on `connection` (the `twotowns_smtp` connection
+    or what stands in for it): the text as the body, the whole alert as alert.json."""
+    import html
+    import tempfile
+
+    if not to:
+        raise ValueError("TWOTOWNS_ALERT_EMAIL_TO is empty: to whom should the alert go?")
+    if connection is None:
+        raise ValueError(f"no SMTP connection: define {SMTP_CONN_ID} (AIRFLOW_CONN_TWOTOWNS_SMTP, docs/alerts.md)")
+    with tempfile.TemporaryDirectory(prefix="twotowns-alert-") as tmp, _smtp_hook(connection) as hook:
+        attachment = Path(tmp) / "alert.json"
+        attachment.write_text(_alert_json(alert), encoding="utf-8")
+        hook.send_email_smtp(to=to, from_email=sender or hook.from_email or DEFAULT_SENDER, subject=alert.subject(),
+                             html_content=f"<pre>{html.escape(alert.body())}</pre>", files=[str(attachment)])
+    return f"sent to {len(to)}"
+
+
+def _smtp_hook(connection):
+    """SmtpHook on the given connection: the one Airflow found, or the one the old URL stands for
+    (which Airflow cannot find, hence the hook is handed it)."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    class _Hook(SmtpHook):
+        def get_connection(self, conn_id):  # noqa: ARG002 (the connection is already known)
+            return connection
+
+    return _Hook(smtp_conn_id=SMTP_CONN_ID)
+
+
+# name -> (its settings or None when not configured, its delivery)
+_SINKS = {"webhook": (_apprise_settings, send_webhook), "email": (_email_settings, send_email)}
 
 
 def send(alert: Alert) -> dict[str, str]:
-    """Deliver the alert to every configured sink and record it; raise if a sink failed."""
+    """Deliver the alert to every configured sink and record it; raise if a sink failed. A setting
+    that cannot be read (a bad old URL, a connection lookup that fails) is that sink's failure."""
     deliveries: dict[str, str] = {}
     errors: list[str] = []
-    for name, settings in configured_sinks().items():
+    for name, (find, deliver) in _SINKS.items():
         try:
-            deliveries[name] = send_webhook(alert, **settings) if name == "webhook" else send_email(alert, **settings)
+            settings = find()
+            if settings is not None:
+                deliveries[name] = deliver(alert, **settings)
         except Exception as exc:  # every sink is tried; the failures are raised together below
             deliveries[name] = f"failed: {type(exc).__name__}: {exc}"
             errors.append(f"{name}: {type(exc).__name__}: {exc}")

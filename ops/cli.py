@@ -17,7 +17,7 @@ does is recorded in Airflow like any scheduled run.
 
 By default a command runs the DAGs here and now with `dag.test()` (local Airflow,
 SQLite metadata); with `--trigger` it creates the runs for a running scheduler
-(the compose stack: `docker compose exec airflow-scheduler python -m ops rebuild --trigger`).
+(the compose stack: `docker compose exec airflow-worker python -m ops rebuild --trigger`).
 Exit 0 when every run succeeded, 1 when one did not, 2 on a usage error.
 """
 

@@ -29,7 +29,7 @@ import numpy as np
 from samplegen.periods import CST
 from samplegen.scale import SCALES, ScaledRegistry, build_registry
 from samplegen.scalevalues import PERIODS, FormValues, build_values
-from samplegen.workbook import SHEET_NAMES
+from samplegen.workbook import sheet_names
 
 SCALE_FILE = "scale.json"  # DIR/scale.json: which scale DIR holds (written by samplegen.scalefiles)
 VALUE_COLUMNS = ("submission_id, county_code, year, quarter, form, town_code, indicator, value, "
@@ -126,7 +126,7 @@ def value_block(fv: FormValues, t: int, sids: np.ndarray, shas: np.ndarray, coun
     fields = [_field(sids[fv.county_of[e]]), b"\t", county_codes[fv.county_of[e]],
               f"\t{year}\t{quarter}\t{fv.form}\t".encode(), town, b"\t",
               np.array([c.encode() for c, _ in fv.indicators])[i], b"\t", _value_text(fv.values[e, i, t], decimals),
-              b"\t", shas[fv.county_of[e]], f"\t{SHEET_NAMES[fv.form]}\t".encode(),
+              b"\t", shas[fv.county_of[e]], f"\t{sheet_names()[fv.form]}\t".encode(),
               np.array(_column_letters(k))[i], _field(np.repeat(rank, k) + FIRST_DATA_ROW), b"\t\\N\t\\N\n"]
     return _join_rows(fields, len(e))
 

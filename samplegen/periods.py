@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
+from core.periods import Period as CorePeriod
+
 # China has had no daylight saving time since 1991: a fixed offset is exact.
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -12,7 +14,6 @@ YEARS = (2015, 2016, 2017, 2018)
 QUARTER_END_MONTH = {1: 3, 2: 6, 3: 9, 4: 12}
 QUARTER_END_DAY = {1: 31, 2: 30, 3: 30, 4: 31}
 QUARTER_CN = {1: "一", 2: "二", 3: "三", 4: "四"}
-DEADLINE_DAYS = 20
 
 
 @dataclass(frozen=True, order=True)
@@ -32,10 +33,8 @@ class Period:
 
     @property
     def deadline(self) -> date:
-        """Last day a report is on time: 20 days after the quarter end, Q4: 31 January."""
-        if self.quarter == 4:
-            return date(self.year + 1, 1, 31)
-        return self.end + timedelta(days=DEADLINE_DAYS)
+        """Last day a report is on time: the contract's deadline (core.periods, seed reporting_deadlines)."""
+        return CorePeriod(self.year, self.quarter).deadline
 
     @property
     def ytd_label(self) -> str:

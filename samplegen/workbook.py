@@ -11,27 +11,38 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core import registry
+from core.periods import Period
 from core.xlsx import workbook_bytes
 from samplegen.registry import Indicator
 from samplegen.report import FormTable, Report
 from samplegen.values import Number
 
-TITLES = {
-    "LZ-0": "嘉兴市县域经济指标季报",
-    "LZ-1": "嘉兴市特色小镇建设情况季报",
-    "LZ-2": "嘉兴市小城市培育试点镇发展情况季报",
-}
-SHEET_NAMES = {"LZ-0": "LZ-0 县域指标", "LZ-1": "LZ-1 特色小镇", "LZ-2": "LZ-2 试点镇"}
 INSTRUCTIONS_SHEET = "填表说明"
-INSTRUCTIONS = (
-    "填表说明",
-    "1. 本表为嘉兴市特色小镇和小城市培育试点镇（两镇）季报，由各县（市、区）汇总填报。",
-    "2. 报送时间：季后20日内报送；四季度报表于次年1月31日前报送。",
-    "3. 流量指标填报年初至报告期末累计数，存量指标填报期末数，增速按可比价计算（%）。",
-    "4. 金额单位为万元（保留1位小数），企业数、人数填整数；无数据的填“-”。",
-    "5. “其中”项不得大于其所属指标；合计行为各镇数据之和。",
-    "6. 请勿修改表样、插入或删除列。",
-)
+
+
+def titles() -> dict[str, str]:
+    """form -> the title above its table (seed report_forms)."""
+    return {f.code: f.title_zh for f in registry.report_forms()}
+
+
+def sheet_names() -> dict[str, str]:
+    """form -> its sheet's name in the template (seed report_forms)."""
+    return {f.code: f.sheet_name for f in registry.report_forms()}
+
+
+def instructions() -> tuple[str, ...]:
+    """The instructions sheet of the template; the deadlines as the seed reporting_deadlines gives them."""
+    q4 = Period(2021, 4).deadline
+    return (
+        "填表说明",
+        "1. 本表为嘉兴市特色小镇和小城市培育试点镇（两镇）季报，由各县（市、区）汇总填报。",
+        f"2. 报送时间：季后{registry.deadline_days(1)}日内报送；四季度报表于次年{q4.month}月{q4.day}日前报送。",
+        "3. 流量指标填报年初至报告期末累计数，存量指标填报期末数，增速按可比价计算（%）。",
+        "4. 金额单位为万元（保留1位小数），企业数、人数填整数；无数据的填“-”。",
+        "5. “其中”项不得大于其所属指标；合计行为各镇数据之和。",
+        "6. 请勿修改表样、插入或删除列。",
+    )
 FOOTER_NOTE = "注：本表数据为年初至报告期末累计数。"
 NOT_REPORTED = "-"
 YI_PER_WAN = 10_000
@@ -175,7 +186,7 @@ def _write_header(ws: Worksheet, headers: list[str], columns: list[Column], styl
 
 
 def _write_title(ws: Worksheet, report: Report, form: str, last_col: int) -> None:
-    ws["A1"] = TITLES[form]
+    ws["A1"] = titles()[form]
     ws.merge_cells(f"A1:{get_column_letter(last_col)}1")
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
@@ -265,7 +276,7 @@ def _write_form(ws: Worksheet, report: Report, table: FormTable, style: Presenta
 
 
 def _write_instructions(ws: Worksheet) -> None:
-    for row, text in enumerate(INSTRUCTIONS, start=1):
+    for row, text in enumerate(instructions(), start=1):
         ws.cell(row=row, column=1, value=text)
     ws["A1"].font = Font(bold=True, size=12)
     ws.column_dimensions["A"].width = 90
@@ -276,7 +287,7 @@ def build_workbook(report: Report, style: Presentation) -> Workbook:
     _write_instructions(wb.active)
     wb.active.title = INSTRUCTIONS_SHEET
     for table in report.tables:
-        _write_form(wb.create_sheet(SHEET_NAMES[table.form]), report, table, style)
+        _write_form(wb.create_sheet(sheet_names()[table.form]), report, table, style)
     created = datetime.combine(style.reported_on, time(9, 0))
     wb.properties.creator = style.reporter
     wb.properties.lastModifiedBy = style.reporter

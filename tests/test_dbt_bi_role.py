@@ -5,6 +5,9 @@ schema marts only (on-run-end). dbt writes the marts into `marts_build`; the mar
 there; publish.marts switches an audited, whole build into `marts` in one transaction. BI users are
 LOGIN roles that are members of the BI role; here a throw-away one connects for real and checks
 that no build it should not see (failed, partial, changed after its audit) ever reaches it.
+
+The database is set up as the compose stack's (docker/warehouse-init.sh): PUBLIC may not connect to it,
+so a BI login connects only through the CONNECT the project grants the BI role.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def _run(*args: str) -> None:
 def built(warehouse, sample_dir, publish_built_marts):
     from ingest.landing import submit
 
+    with connect(warehouse, autocommit=True) as owner:  # as docker/warehouse-init.sh sets it up
+        owner.execute(f'revoke all on database "{conn_params(warehouse).dbname}" from public')
     # one county's 2016 Q1-Q3 is enough to have rows in every mart (the tests run in test_dbt_warehouse);
     # its Q4 comes later, as the change a new build brings
     for path in sorted(sample_dir.glob("330402_2016Q[123]*.xlsx")):
@@ -76,6 +81,18 @@ def test_the_bi_role_exists_and_cannot_log_in(built):
         row = conn.execute("select rolcanlogin from pg_roles where rolname = %s",
                            (f"{params.dbname}_bi_reader"[-63:],)).fetchone()
     assert row == (False,)
+
+
+def test_a_bi_user_logs_in_where_public_may_not_connect(built, bi_user):
+    params = conn_params(built)
+    with psycopg.connect(**params.libpq()) as owner:
+        public, reader = owner.execute(
+            "select has_database_privilege('public', current_database(), 'connect'), "
+            "has_database_privilege(%s, current_database(), 'connect')", (f"{params.dbname}_bi_reader"[-63:],)
+        ).fetchone()
+    assert (public, reader) == (False, True)
+    with psycopg.connect(**bi_user) as conn:
+        assert conn.execute("select current_user").fetchone()[0] == bi_user["user"]
 
 
 def test_bi_user_reads_every_mart(bi_user):

@@ -49,28 +49,11 @@ def _failed(outcome) -> dict[str, str]:
     return {e.check: e.severity for s in outcome.suites for e in s.expectations if e.failed}
 
 
+# The cross-row and cross-period rules (the cell and structure rules are the parser's: tests/test_parse*.py).
 # (base report, SQL injected into its pending copy (%(sid)s = the copy), failed checks -> severity,
 #  first finding: (code, severity, sheet, cell, town_code, indicator) and a text its Chinese message holds)
 CASES = {
     "clean copy": (A, [], {}, None, None),
-    "required value not reported": (
-        A, [f"delete from raw.report_values where submission_id = %(sid)s and {CT1} and indicator = 'tax_revenue'"],
-        {"required_values": "critical"},
-        ("value.required", "error", "LZ-1 特色小镇", None, "CT-330402-01", "tax_revenue"), "税收收入"),
-    "negative stock": (
-        A, [f"update raw.report_values set value = -5 where submission_id = %(sid)s and {CT1} and indicator = 'employees'"],
-        {"negative": "critical"},
-        ("value.negative", "error", "LZ-1 特色小镇", "I4", "CT-330402-01", "employees"), "-5"),
-    "fractional count": (
-        A, [f"update raw.report_values set value = 10758.5 where submission_id = %(sid)s and {CT1} "
-            "and indicator = 'employees'"],
-        {"not_integer": "critical"},
-        ("value.not_integer", "error", "LZ-1 特色小镇", "I4", "CT-330402-01", "employees"), "10758.5"),
-    "sub-item above its parent": (
-        D, [f"update raw.report_values set value = 206644.6 where submission_id = %(sid)s and {CT1} "
-            "and indicator = 'fai_feature'"],
-        {"parent": "critical"},
-        ("value.parent", "error", "LZ-1 特色小镇", "D4", "CT-330402-01", "fai_feature"), "固定资产投资"),
     "YTD below the accepted previous quarter": (
         A, [f"update raw.report_values set value = {OPREV_Q2 - 0.1:.1f} where submission_id = %(sid)s and {CT1} "
             "and indicator = 'operating_revenue'"],
@@ -100,37 +83,20 @@ CASES = {
     "implausible value (unit slip)": (
         D, [f"update raw.report_values set value = 20000000 where submission_id = %(sid)s and {CT1} "
             "and indicator = 'fai'"],
-        {"range.town_money": "warning"},
+        {"range": "warning"},
         ("value.range", "warning", "LZ-1 特色小镇", "C4", "CT-330402-01", "fai"), "10000000"),
-    "member town missing": (
-        A, ["delete from raw.report_values where submission_id = %(sid)s and town_code = 'CT-330402-02'"],
-        {"member_missing": "critical"},
-        ("row.member_missing", "error", "LZ-1 特色小镇", None, "CT-330402-02", None), "南湖凤桥水果小镇"),
-    "town not registered for the county": (
-        A, ["update raw.report_values set town_code = 'CT-330402-99' where submission_id = %(sid)s "
-            "and town_code = 'CT-330402-02'"],
-        {"town_registered": "critical", "member_missing": "critical"},
-        ("row.member_missing", "error", "LZ-1 特色小镇", None, "CT-330402-02", None), "南湖凤桥水果小镇"),
-    "town not a member at quarter end": (
-        E, ["insert into raw.report_values (submission_id, county_code, year, quarter, form, town_code, indicator, "
-            "value, source_file_sha256, source_sheet, source_cell) select submission_id, county_code, year, quarter, "
-            "form, 'CT-330402-03', indicator, value, source_file_sha256, source_sheet, "
-            "regexp_replace(source_cell, '[0-9]+$', '9') from raw.report_values "
-            "where submission_id = %(sid)s and town_code = 'CT-330402-02'"],
-        {"town_member": "critical"},
-        ("row.town_not_member", "error", "LZ-1 特色小镇", "C9", "CT-330402-03", None), "特色小镇"),
     "town in two forms (current value not unique)": (
         A, ["insert into raw.report_values (submission_id, county_code, year, quarter, form, town_code, indicator, "
             "value, source_file_sha256, source_sheet, source_cell) select submission_id, county_code, year, quarter, "
             "'LZ-2', town_code, indicator, value, source_file_sha256, 'LZ-2 试点镇', 'G9' from raw.report_values "
             f"where submission_id = %(sid)s and {CT1} and indicator = 'fai'"],
-        {"current_unique": "critical", "town_member": "critical", "required_values": "critical"},
-        ("value.required", "error", "LZ-2 试点镇", None, "CT-330402-01", "builtup_pop"), "建成区常住人口"),
-    "row without a town": (
-        A, [f"update raw.report_values set town_code = null where submission_id = %(sid)s and {CT1} "
-            "and indicator = 'tax_revenue'"],
-        {"town_named": "critical", "required_values": "critical"},
-        ("value.required", "error", "LZ-1 特色小镇", None, "CT-330402-01", "tax_revenue"), "税收收入"),
+        {"current_unique": "critical"},
+        None, None),
+    "last year's figure revised": (
+        A, [f"update raw.report_values set value_prev_year = 1, prev_year_source_cell = 'J4' "
+            f"where submission_id = %(sid)s and {CT1} and indicator = 'operating_revenue'"],
+        {"prior_mismatch": "warning"},
+        ("value.prior_mismatch", "warning", "LZ-1 特色小镇", "J4", "CT-330402-01", "operating_revenue"), "容差 1%"),
 }
 
 

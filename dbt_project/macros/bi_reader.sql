@@ -7,8 +7,10 @@
                             not create roles leaves that to the DBA, with a warning; create
                             the marts schema, which the role reads (empty until the first
                             audited build is switched in)
-    grant_bi_reader()       on-run-end: usage on marts, select on all its tables and
-                            views; nothing else: every privilege on the other schemas,
+    grant_bi_reader()       on-run-end: connect on the database (a server where PUBLIC may
+                            not connect, as docker/warehouse-init.sh sets it up, would
+                            refuse BI logins otherwise), usage on marts, select on all
+                            its tables and views; nothing else: every privilege on the other schemas,
                             marts_build included, is revoked. dbt writes the marts into
                             marts_build; publish.marts switches an audited build into
                             marts and grants the role select on it in the same transaction
@@ -56,6 +58,7 @@
             raise warning 'BI role "{{ role }}" does not exist: no grants';
             return;
         end if;
+        execute format('grant connect on database %I to %I', current_database(), '{{ role }}');
         execute 'grant usage on schema marts to "{{ role }}"';
         execute 'grant select on all tables in schema marts to "{{ role }}"';
         execute 'alter default privileges in schema marts revoke select on tables from "{{ role }}"';
