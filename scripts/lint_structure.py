@@ -3,10 +3,11 @@
 - `length`: no function longer than 60 lines (def line to last line) outside tests;
 - `private`: no import of another package's private names (`from ingest.findings import _Default`,
   `from pgserver import _commands`, `landing._land` on a module of another package);
-- `policy`: no copy of a policy number of dbt_project/seeds/policy_parameters.csv in Python: a name that
-  carries a parameter's name (`DEFAULT_PRIOR_MISMATCH_TOLERANCE = Decimal("0.01")`) bound to a literal.
-  The seed's values themselves are not searched for: 0.01, 100 or 3 stand for other things too (a
-  rounding tolerance, a percentage, a quarter), so a search by value cannot tell a copy from a coincidence.
+- `policy`: no copy of a policy number of dbt_project/seeds/policy_parameters.csv in Python: a name bound to
+  a number literal that carries a parameter's name (`DEFAULT_PRIOR_MISMATCH_TOLERANCE = Decimal("0.01")`), or
+  shares a word of it and holds its value (`GROWTH_LOW = Decimal(-50)` beside growth_outlier_min_pct = -50).
+  The seed's values alone are not searched for: 0.01, 100 or 3 stand for other things too (a rounding
+  tolerance, a percentage, a quarter), so a search by value cannot tell a copy from a coincidence.
 
     python -m scripts.lint_structure [length|private|policy ...]   one `file:line: message` per violation; exit 1 if any
 """
@@ -17,6 +18,7 @@ import ast
 import csv
 import sys
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,26 +97,59 @@ def policy_parameters(seed: Path = POLICY_SEED) -> dict[str, str]:
         return {row["parameter"]: row["value"] for row in csv.DictReader(f)}
 
 
-def _literal(node: ast.AST) -> bool:
-    """A number, or a call of a number made of a literal (Decimal("0.01"), float("0.6"))."""
-    if isinstance(node, ast.UnaryOp):
-        return _literal(node.operand)
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, int | float) and not isinstance(node.value, bool)
-    return (isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords
-            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str | int | float))
+# words that say what kind of number a parameter is, not which rule it belongs to
+_GENERIC_WORDS = {"min", "max", "pct", "default", "share", "of", "per", "years", "year", "quarters", "days", "value"}
+
+
+def _number(node: ast.AST) -> Decimal | None:
+    """The value of a number literal, also as Decimal("0.01"), Decimal(-50), float("0.6"); else None."""
+    if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
+        node = node.args[0]
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _bindings(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
+    """(name, value) of `NAME = value`, `A, B = x, y` and `NAME: T = value`."""
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        pairs = [(node.target, node.value)]
+    elif isinstance(node, ast.Assign):
+        pairs = [(t, node.value) for t in node.targets]
+    else:
+        return
+    for target, value in pairs:
+        if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts):
+            pairs += list(zip(target.elts, value.elts, strict=True))
+        elif isinstance(target, ast.Name | ast.Attribute):
+            yield getattr(target, "id", getattr(target, "attr", "")), value
+
+
+def _copies(name: str, value: Decimal, parameter: str, seeded: str) -> bool:
+    """A name that carries the parameter's name, or shares a word of it and holds the seed's value."""
+    if parameter in name.lower():
+        return True
+    words = set(parameter.split("_")) - _GENERIC_WORDS
+    return bool(words & set(name.lower().split("_"))) and value == Decimal(seeded)
 
 
 def policy_copies(path: Path, tree: ast.Module, root: Path = ROOT, parameters: dict[str, str] | None = None) -> list[str]:
     parameters = policy_parameters() if parameters is None else parameters
     out = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and _literal(node.value):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                name = getattr(target, "id", getattr(target, "attr", "")).lower()
-                out += [f"{_where(path, node, root)}: {name.upper()} copies the seed's {p} ({v}): read it "
-                        "through core.registry" for p, v in parameters.items() if p in name]
+        for name, value_node in _bindings(node):
+            value = _number(value_node)
+            if value is None:
+                continue
+            out += [f"{_where(path, node, root)}: {name} copies the seed's {p} ({v}): read it through core.registry"
+                    for p, v in parameters.items() if _copies(name, value, p, v)]
     return out
 
 

@@ -29,8 +29,13 @@ KNOWN = {
     "expectations.bench -> ingest.landing": "issue 15: a benchmark that lands files belongs in scripts",
     "samplegen.bulk -> ingest.landing": "issue 15: samplegen reads core only (the landing DDL it needs: core)",
     "expectations/submission.py: imports _Default from ingest.findings": "issue 15: the findings mapping moves to ingest",
-    "ingest/history.py: DEFAULT_PRIOR_MISMATCH_TOLERANCE copies the seed's prior_mismatch_tolerance (0.01): "
-    "read it through core.registry": "issue 15: thresholds only in the seeds",
+    # ingest/history.py still checks growth and the prior mismatch with its own numbers (the submission suite
+    # reads them from the seed): one owner per rule
+    **{f"ingest/history.py: {name} copies the seed's {parameter}: read it through core.registry":
+       "issue 15: thresholds only in the seeds" for name, parameter in [
+           ("GROWTH_LOW", "growth_outlier_min_pct (-50)"), ("GROWTH_HIGH", "growth_outlier_max_pct (100)"),
+           ("MISMATCH_PP", "growth_mismatch_pp (5)"),
+           ("DEFAULT_PRIOR_MISMATCH_TOLERANCE", "prior_mismatch_tolerance (0.01)")]},
 }
 
 
@@ -85,16 +90,18 @@ def test_structure_checks_see_what_they_forbid(tmp_path):
     source = tmp_path / "ingest" / "x.py"
     body = "\n".join(f"    a = {i}" for i in range(60))
     source.write_text("from expectations.runner import _private\nfrom core import registry\n"
-                      "PRIOR_MISMATCH_TOLERANCE_DEFAULT = 0.01\n"
+                      "PRIOR_MISMATCH_TOLERANCE_DEFAULT = 0.01\nGROWTH_LOW, GAP = Decimal(-50), 2\n"
                       f"def long():\n{body}\n    return registry._cache\n", encoding="utf-8")
     tree = lint_structure._parsed(source)
     assert lint_structure.long_functions(source, tree, tmp_path) == [
-        "ingest/x.py:4: long is 62 lines (at most 60)"]
+        "ingest/x.py:5: long is 62 lines (at most 60)"]
     assert lint_structure.private_imports(source, tree, tmp_path) == [
-        "ingest/x.py:1: imports _private from expectations.runner", "ingest/x.py:65: reads core.registry._cache"]
-    assert lint_structure.policy_copies(source, tree, tmp_path, {"prior_mismatch_tolerance": "0.01"}) == [
+        "ingest/x.py:1: imports _private from expectations.runner", "ingest/x.py:66: reads core.registry._cache"]
+    seed = {"prior_mismatch_tolerance": "0.01", "growth_outlier_min_pct": "-50", "early_warning_quarters": "2"}
+    assert lint_structure.policy_copies(source, tree, tmp_path, seed) == [
         "ingest/x.py:3: PRIOR_MISMATCH_TOLERANCE_DEFAULT copies the seed's prior_mismatch_tolerance (0.01): "
-        "read it through core.registry"]
+        "read it through core.registry",
+        "ingest/x.py:4: GROWTH_LOW copies the seed's growth_outlier_min_pct (-50): read it through core.registry"]
 
 
 def test_missing_debian_packages_stop_at_once_with_what_to_install(tmp_path):
