@@ -9,10 +9,18 @@ export PYTHONPATH := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: backup restore install demo test test-distributed test-fast lint bench mutate bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
+.PHONY: backup restore install system-packages system-check demo test test-distributed test-fast lint bench mutate bench-gx bench-dbt-airflow warehouse-up warehouse-down warehouse-url airflow-standalone \
         samples dbt-docs clean clean-all backfill reprocess rebuild republish remind portal
 
-install: $(STAMP) $(BENCHLIBS)/.installed
+install: system-packages $(STAMP) $(BENCHLIBS)/.installed
+
+# The Debian packages the tests need (one list: packages.apt): installed with apt-get as root, else
+# printed; `make test` checks them first and stops at once while one is missing.
+system-packages:
+	python3 scripts/system_packages.py install
+
+system-check:
+	python3 scripts/system_packages.py install --strict
 
 $(STAMP): requirements.txt requirements-prod.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3.11 -m venv .venv
@@ -31,7 +39,7 @@ $(BENCHLIBS)/.installed: requirements-bench.txt $(STAMP)
 demo: install
 	$(PY) -m scripts.demo
 
-test: install
+test: system-check install
 	$(PY) -m pytest -q
 
 test-distributed: install  # only the Celery run on two workers against a local Redis (needs redis-server)
@@ -40,8 +48,17 @@ test-distributed: install  # only the Celery run on two workers against a local 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not distributed"
 
-lint: install
-	.venv/bin/ruff check .
+# ruff; duplicated blocks (pylint duplicate-code, [tool.pylint] in pyproject.toml); the packages' import
+# direction ([tool.importlinter]); function length, private names across packages, policy copies
+# (scripts/lint_structure.py). tests/test_lint.py runs all of them but ruff as part of `make test`.
+LINT_PACKAGES := $(wildcard core ingest expectations publish ops portal samplegen scripts dags)
+lint: install  # every check runs; the target fails if any failed
+	@rc=0; \
+	.venv/bin/ruff check . || rc=1; \
+	.venv/bin/pylint $(LINT_PACKAGES) || rc=1; \
+	.venv/bin/lint-imports --no-cache || rc=1; \
+	$(PY) -m scripts.lint_structure || rc=1; \
+	exit $$rc
 
 # every stage of a new quarter beside its peer or floor: make bench [SCALE=city|province|nation]
 # (city ~5 min, province ~10 min, nation ~40 min on 2 cores; BENCH <name> <value> <unit> lines)

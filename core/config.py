@@ -59,11 +59,6 @@ def outbox_dir() -> Path:
     return _path_setting("TWOTOWNS_OUTBOX", var_dir() / "outbox")
 
 
-def processed_dir() -> Path:
-    """Inbox files that have been received (moved out of the inbox after submit)."""
-    return _path_setting("TWOTOWNS_PROCESSED", var_dir() / "processed")
-
-
 def publish_url() -> str:
     """fsspec URL of the publication target."""
     return os.environ.get("PUBLISH_URL") or (PROJECT_DIR / "published").as_uri()

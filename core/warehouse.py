@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import secrets
 import socket
@@ -141,13 +142,20 @@ def _pgserver():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver._commands
+        import pgserver
         import pgserver.utils
     return pgserver
 
 
+@functools.cache
+def _bin_dir() -> Path:
+    """The folder of pgserver's PostgreSQL programs, as its `pg_config --bindir` says (pgserver's public
+    command functions: one per program it ships)."""
+    return Path(_pgserver().pg_config(["--bindir"]).strip())
+
+
 def _bin(name: str) -> Path:
-    return _pgserver()._commands.POSTGRES_BIN_PATH / name
+    return _bin_dir() / name
 
 
 def client_binary(name: str) -> str:
@@ -159,7 +167,7 @@ def client_binary(name: str) -> str:
         path = _bin(name)
         if path.exists():
             return str(path)
-    except ImportError:
+    except (ImportError, OSError, subprocess.CalledProcessError):
         pass
     found = shutil.which(name)
     if not found:
@@ -185,7 +193,7 @@ def _prepare_root_permissions(pgdata: Path) -> None:
     import stat
 
     pgserver = _pgserver()
-    POSTGRES_BIN_PATH = pgserver._commands.POSTGRES_BIN_PATH
+    POSTGRES_BIN_PATH = _bin_dir()
     ensure_folder_permissions = pgserver.utils.ensure_folder_permissions
     ensure_prefix_permissions = pgserver.utils.ensure_prefix_permissions
     entry = pgserver.utils.ensure_user_exists(SYSTEM_USER)

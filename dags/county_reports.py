@@ -18,7 +18,7 @@ from datetime import timedelta
 from airflow.sdk import dag, task
 
 from core.assets import RAW_REPORTS
-from ops.alerts import on_task_failure
+from ops.dag_defaults import task_defaults
 
 
 @dag(
@@ -26,8 +26,7 @@ from ops.alerts import on_task_failure
     # no start_date: a new deployment waits for the next tick instead of running the last one at once
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=10),
-                  "on_failure_callback": on_task_failure},
+    default_args=task_defaults(retry_delay=timedelta(minutes=1)),
     tags=["twotowns", "ingest"],
     doc_md=__doc__,
 )

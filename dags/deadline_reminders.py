@@ -8,12 +8,10 @@ reminder in its outbox; the status of all counties (on time, late, ...) is writt
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import MultipleCronTriggerTimetable, Param, dag, task
 
 from core.periods import day_after_deadline_crons
-from ops.alerts import on_task_failure
+from ops.dag_defaults import task_defaults
 
 
 @dag(
@@ -23,8 +21,7 @@ from ops.alerts import on_task_failure
     max_active_runs=1,
     params={"period": Param(None, type=["null", "string"], pattern=r"^\d{4}Q[1-4]$",
                             description="e.g. 2016Q3; default: the quarter whose deadline passed last")},
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(minutes=10),
-                  "on_failure_callback": on_task_failure},
+    default_args=task_defaults(),
     tags=["twotowns", "ingest", "deadlines"],
     doc_md=__doc__,
 )

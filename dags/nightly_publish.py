@@ -13,7 +13,7 @@ from datetime import timedelta
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from core.assets import MARTS, PUBLICATION
-from ops.alerts import on_task_failure
+from ops.dag_defaults import task_defaults
 
 
 @dag(
@@ -21,8 +21,7 @@ from ops.alerts import on_task_failure
     # no start_date: a new deployment waits for the next tick instead of running the last one at once
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(minutes=30),
-                  "on_failure_callback": on_task_failure},
+    default_args=task_defaults(execution_timeout=timedelta(minutes=30)),
     tags=["twotowns", "publish"],
     doc_md=__doc__,
 )

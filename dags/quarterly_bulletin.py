@@ -14,7 +14,7 @@ from airflow.sdk import MultipleCronTriggerTimetable, Param, dag, task
 
 from core.assets import PUBLICATION
 from core.periods import day_after_deadline_crons
-from ops.alerts import on_task_failure
+from ops.dag_defaults import task_defaults
 
 
 @dag(
@@ -24,8 +24,7 @@ from ops.alerts import on_task_failure
     max_active_runs=1,
     params={"period": Param(None, type=["null", "string"], pattern=r"^\d{4}Q[1-4]$",
                             description="e.g. 2016Q4; default: the quarter whose deadline has just passed")},
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(minutes=20),
-                  "on_failure_callback": on_task_failure},
+    default_args=task_defaults(retries=1, execution_timeout=timedelta(minutes=20)),
     tags=["twotowns", "publish"],
     doc_md=__doc__,
 )

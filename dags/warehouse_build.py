@@ -20,7 +20,7 @@ from datetime import timedelta
 from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
 from core.assets import MARTS, RAW_REPORTS
-from ops.alerts import on_task_failure
+from ops.dag_defaults import task_defaults
 
 QUALITY_GATE_IS_FINAL = ExceptionRetryPolicy(rules=[
     RetryRule(exception="expectations.gate.QualityGateFailed", action=RetryAction.FAIL,
@@ -37,8 +37,7 @@ PERIODS = Param([], type="array", items={"type": "string", "pattern": r"^\d{4}Q[
     max_active_runs=1,
     params={"periods": PERIODS,
             "full_refresh": Param(False, type="boolean", description="dbt build --full-refresh (ops rebuild)")},
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "execution_timeout": timedelta(minutes=30),
-                  "on_failure_callback": on_task_failure},
+    default_args=task_defaults(retries=1, retry_delay=timedelta(minutes=2), execution_timeout=timedelta(minutes=30)),
     tags=["twotowns", "quality", "dbt"],
     doc_md=__doc__,
 )

@@ -37,10 +37,10 @@ marts, rebuilt whole by every build, whole.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from core import config
+from core.files import write_atomic
 
 
 class QualityGateFailed(RuntimeError):
@@ -53,11 +53,7 @@ def report_path(stage: str) -> Path:
 
 def write_report(outcome) -> Path:
     path = report_path(outcome.stage)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2, default=str))
 
 
 def summary(outcome, path: Path | None = None) -> dict:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config, registry
+from core.files import write_atomic
 from ingest.findings import ERROR, WARNING, count
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -33,12 +33,6 @@ def _environment():
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                               autoescape=True, keep_trailing_newline=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_feedback(result, received_at: datetime) -> list[Path]:
@@ -69,11 +63,11 @@ def write_feedback(result, received_at: datetime) -> list[Path]:
     }
     json_path = folder / f"{stem}.json"
     html_path = folder / f"{stem}.html"
-    _write_atomic(json_path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(json_path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     towns = registry.towns_by_code()  # only the towns the findings name (a registry may hold 40,000)
     town_names = {f.town_code: towns[f.town_code].name_zh for f in result.findings if f.town_code in towns}
     indicator_names = {i.code: i.name_zh for i in registry.indicators()}
     html = _environment().get_template("feedback.html.j2").render(
         doc=doc, severity_zh=SEVERITY_ZH, town_names=town_names, indicator_names=indicator_names)
-    _write_atomic(html_path, html)
+    write_atomic(html_path, html)
     return [json_path, html_path]

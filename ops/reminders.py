@@ -26,13 +26,13 @@ Running it again for the same period and day writes the same files.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core import config, registry
+from core.files import write_atomic
 from core.periods import Period, find_period
 from ingest.current import required_forms
 
@@ -132,13 +132,6 @@ def deadline_status(conn, period: Period) -> list[CountyStatus]:
     return statuses
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _render_html(doc: dict) -> str:
     import jinja2
 
@@ -153,8 +146,8 @@ def write_reminder(status: CountyStatus, as_of: date) -> list[Path]:
     folder = config.outbox_dir() / status.county_code
     json_path = folder / f"reminder-{status.period}.json"
     html_path = folder / f"reminder-{status.period}.html"
-    _write_atomic(json_path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
-    _write_atomic(html_path, _render_html(doc))
+    write_atomic(json_path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(html_path, _render_html(doc))
     return [json_path, html_path]
 
 
@@ -180,7 +173,7 @@ def remind(period: Period | str | None = None, today: date | None = None, *, ale
         by_status.setdefault(s.status, []).append(s.county_code)
     report = {"period": str(period), "deadline": period.deadline.isoformat(), "as_of": today.isoformat(),
               "by_status": by_status, "counties": [asdict(s) for s in statuses]}
-    _write_atomic(status_report_path(period), json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(status_report_path(period), json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     summary = {"period": str(period), "deadline": period.deadline.isoformat(), "as_of": today.isoformat(),
                "by_status": by_status, "reminders": [s.county_code for s in statuses if s.needs_reminder],
                "files": written, "status_report": str(status_report_path(period)), "alerted": False}

@@ -13,11 +13,11 @@ died half-way is finished by running the same command again.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
 from core import config
+from core.files import write_atomic
 from ops.reminders import parse_period
 
 PLAN_SQL = """
@@ -69,10 +69,7 @@ def _plan(path: Path, query: str, params: tuple) -> list[dict] | None:
     items = [{"file_sha256": sha, "file_name": name, "received_at": received.isoformat(), "archive_path": ap,
               "status_before": status, "version_before": version}
              for sha, name, received, ap, status, version in rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(items, ensure_ascii=False, indent=2))
     return items
 
 

@@ -15,16 +15,10 @@ from core import seeds
 from core.config import SEEDS_DIR
 from core.config import seeds_dir as configured_seeds_dir
 from core.membership import memberships_on
+from core.registry import County
 from samplegen.periods import Period
 
 MONEY_UNIT = "万元"
-
-
-@dataclass(frozen=True)
-class County:
-    code: str
-    name_zh: str
-    short_name: str
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.config import SEEDS_DIR
+from core.membership import Membership as MembershipRow  # a row of the memberships seed: one definition
 
 SEED = 20240913
 FIRST_YEAR, LAST_YEAR = 2015, 2024
@@ -113,18 +114,6 @@ class Town:
     name_zh: str
     aliases: str
     programme: str
-
-
-@dataclass(frozen=True)
-class MembershipRow:
-    town_code: str
-    programme: str
-    tier: str
-    list_name: str
-    valid_from: date
-    valid_to: date | None
-    plan_investment_3y: int | None
-    event: str
 
 
 @dataclass(frozen=True)

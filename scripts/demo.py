@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -49,39 +47,30 @@ def stage_samples() -> tuple[list[Path], list[str]]:
     return staged, sorted({str(f.period) for f in files}, key=lambda p: (int(p[:4]), int(p[-1])))
 
 
-def migrate_airflow_db() -> None:
-    home = airflow_env.airflow_home()
-    if (home / "airflow.db").exists():
-        return
-    env = {**os.environ, **airflow_env.airflow_env(home)}
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-
-
 def run_dags(log_path: Path, runs: list[tuple[str, dict | None]]) -> dict[str, tuple[str, float]]:
-    """dag.test() each run in order; Airflow's own log goes to `log_path`. Per DAG: the worst state
-    (success only if every run of it succeeded) and the total time."""
+    """Each run in order with `ops.runs.run_test` (dag.test, as the operations commands run them); Airflow's
+    own log goes to `log_path`. Per DAG: the worst state (success only if every run of it succeeded) and the
+    total time."""
     import contextlib
     import logging
 
-    from airflow.dag_processing.dagbag import DagBag
+    from ops.runs import RunFailed, dagbag, run_test
 
+    try:
+        dagbag()  # parsed once, import errors reported before the log is redirected
+    except RunFailed as e:
+        raise SystemExit(str(e)) from None
     states: dict[str, tuple[str, float]] = {}
-    bag = DagBag(dag_folder=str(config.PROJECT_DIR / "dags"))
-    if bag.import_errors:
-        raise SystemExit(f"DAG import errors: {bag.import_errors}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         handler = logging.StreamHandler(log)
         logging.getLogger().addHandler(handler)
         try:
             for dag_id, conf in runs:
-                start = time.monotonic()
-                run = bag.get_dag(dag_id).test(run_conf=conf)
-                state = str(getattr(run.state, "value", run.state))
+                outcome = run_test(dag_id, conf)
                 before_state, before_secs = states.get(dag_id, ("success", 0.0))
-                states[dag_id] = (state if before_state == "success" else before_state,
-                                  before_secs + time.monotonic() - start)
+                states[dag_id] = (outcome.state if before_state == "success" else before_state,
+                                  before_secs + outcome.seconds)
         finally:
             logging.getLogger().removeHandler(handler)
     return states
@@ -262,13 +251,14 @@ def main() -> int:
     airflow_env.apply()
     from core.warehouse import connect, warehouse_url
     from ingest.landing import ensure_schema
+    from ops.runs import prepare
 
     print(f"warehouse: {warehouse_url().split('@')[-1]}")
     with connect() as conn:
         ensure_schema(conn)
     staged, periods = stage_samples()
     print(f"sample reports: {len(staged)} files ({periods[0]}–{periods[-1]}) into {config.inbox_dir()}")
-    migrate_airflow_db()
+    prepare()  # the Airflow metadata database migrated once (ops.runs)
     log_path = config.var_dir() / "logs" / "demo-airflow.log"
     started = time.monotonic()
     states = run_dags(log_path, dag_plan(periods))
