@@ -41,11 +41,11 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import threading
 from dataclasses import replace
 from pathlib import Path
 
+from core.files import write_atomic
 from expectations.outcome import AuditError, RunOutcome, suite_success
 from expectations.results import unexpected_rows
 from expectations.stages import Prepared
@@ -159,11 +159,8 @@ def report_path(submission_id: int) -> Path:
 
 
 def _write_report(outcome: RunOutcome) -> None:
-    path = report_path(outcome.submission_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(report_path(outcome.submission_id), json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2,
+                                                                default=str))
 
 
 def _rows_of(r, sid: int | None) -> list[dict]:

@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from core import config
 from core.faults import point
+from core.files import write_atomic
 from ingest import submissions as sql
 from ingest.archive import atomic_copy, record_receipt, suffix
 from ingest.archive import keep as archive  # (tests replace it to fail the disk)
@@ -376,9 +376,7 @@ def _quarantine(archived: Path, sha: str, name: str, result: SubmitResult) -> Pa
     dest = config.quarantine_dir() / f"{sha}{suffix(name)}"
     atomic_copy(archived, dest)
     findings_path = dest.with_suffix(dest.suffix + ".findings.json")
-    tmp = findings_path.with_name("." + findings_path.name + ".tmp")
-    tmp.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, findings_path)
+    write_atomic(findings_path, json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     return dest
 
 
