@@ -20,6 +20,7 @@ its last day), a municipal pilot town's GDP target is its own (marts.pilot_targe
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -515,7 +516,8 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> bool:
         return False
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
              f"--user-data-dir={profile}", f"--print-to-pdf={pdf_path}", html_path.as_uri()],
             capture_output=True, timeout=120)
@@ -550,6 +552,9 @@ def render_bulletin_for(period_text: str | None = None, logical_date: datetime |
         files = [local_html]
         if pdf and html_to_pdf(local_html, Path(d) / f"{period}.pdf"):
             files.append(Path(d) / f"{period}.pdf")
+        elif pdf and os.environ.get("TWOTOWNS_BULLETIN_PDF_REQUIRED", "").lower() == "true":
+            raise RuntimeError(f"the bulletin of {period}: no PDF (Chromium missing or failed); the production "
+                               "image has it (docker/check_pdf.py), so this is a defect of the deployment")
         for f in files:
             tmp, target = f"{root}/bulletin/.{f.name}.tmp", f"{root}/bulletin/{f.name}"
             fs.put_file(str(f), tmp)
