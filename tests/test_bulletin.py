@@ -648,3 +648,17 @@ def test_the_last_target_year_closes_the_plan_period(spec_db):
     closing = render(spec_db, Period(2016, 4), "update marts.programme_kpis set target_year = 2016")
     assert "规划期末" not in plain  # a KPI is due in 2018: 2016 does not close the plan period
     assert "规划期末两镇工作目标完成情况" in closing
+
+
+def test_a_required_pdf_that_cannot_be_made_fails_the_bulletin(bulletin, tmp_path, monkeypatch):
+    """In the production stack (TWOTOWNS_BULLETIN_PDF_REQUIRED) a bulletin without its PDF is a failed task,
+    not a quiet success; without the setting the HTML alone is written, as on a machine with no Chromium."""
+    from publish.bulletin import render_bulletin_for
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on it
+    monkeypatch.setenv("TWOTOWNS_BULLETIN_PDF_REQUIRED", "true")
+    with pytest.raises(RuntimeError, match="no PDF"):
+        render_bulletin_for("2016Q4", url=(tmp_path / "required").as_uri())
+    monkeypatch.delenv("TWOTOWNS_BULLETIN_PDF_REQUIRED")
+    written = render_bulletin_for("2016Q4", url=(tmp_path / "optional").as_uri())["written"]
+    assert [Path(w).name for w in written] == ["2016Q4.html"]
