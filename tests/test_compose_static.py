@@ -3,6 +3,7 @@ file, the Dockerfile and the locks are read, and checked against the installed A
 
 from __future__ import annotations
 
+import pathlib
 import re
 import shlex
 import sys
@@ -70,11 +71,20 @@ def test_every_airflow_service_gets_the_same_secret_key_jwt_secret_and_fernet_ke
         assert all(secret in _secret_names(s) for s in airflow.values()), (option, secret)
 
 
-def test_every_cmd_variable_is_one_airflow_runs_as_a_command():
-    """Airflow honours <option>_CMD for its sensitive options only: any other would be ignored silently."""
-    from airflow.configuration import conf
+def test_every_cmd_variable_is_one_airflow_runs_as_a_command(tmp_path):
+    """Airflow honours <option>_CMD for its sensitive options only: any other would be ignored silently.
+    (Asked in a child process with its own AIRFLOW_HOME: importing Airflow's configuration here would fix it
+    for the whole test session before the DAG tests set theirs.)"""
+    import json
+    import os
+    import subprocess
+    import sys
 
-    sensitive = conf.sensitive_config_values
+    probe = ("import json; from airflow.configuration import conf; "
+             "print(json.dumps(sorted(map(list, conf.sensitive_config_values))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+                         env={**os.environ, "AIRFLOW_HOME": str(tmp_path)}).stdout
+    sensitive = {tuple(pair) for pair in json.loads(out.strip().splitlines()[-1])}
     for name, service in _compose()["services"].items():
         for var in service.get("environment", {}):
             if var.startswith("AIRFLOW__") and var.endswith("_CMD"):
@@ -220,12 +230,13 @@ def test_the_lock_check_finds_a_test_tool_a_wrong_version_and_an_unpinned_requir
 
 
 def test_the_ui_uses_the_fab_auth_manager_with_its_admin_from_a_secret():
-    import importlib
-
     services = _compose()["services"]
     manager = services["airflow-apiserver"]["environment"]["AIRFLOW__CORE__AUTH_MANAGER"]
     module, name = manager.rsplit(".", 1)
-    assert getattr(importlib.import_module(module), name)  # installed (the prod lock pins the provider)
+    # installed (the prod lock pins the provider); found, not imported: importing it would load Airflow's
+    # configuration in this process before the DAG tests set their AIRFLOW_HOME
+    source = metadata.distribution("apache-airflow-providers-fab").locate_file(module.replace(".", "/") + ".py")
+    assert f"class {name}" in pathlib.Path(source).read_text(encoding="utf-8")
     assert "airflow_admin_password" in _secret_names(services["airflow-init"])
     assert not any("SIMPLE_AUTH" in v for s in services.values() for v in s.get("environment", {}))
     init = (PROJECT_DIR / "docker" / "airflow-init.sh").read_text()
