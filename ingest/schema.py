@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEAD = "0002"  # the newest revision in migrations/versions (tested)
+HEAD = "0003"  # the newest revision in migrations/versions (tested)
 VERSION_SCHEMA = "landing"
 VERSION_TABLE = "alembic_version"
 LOCK = "twotowns landing migrations"

@@ -124,6 +124,23 @@ def test_sigkill_during_the_warehouse_switch(site, tmp_path):
     assert json.loads(after["_stamp"])["build_id"] == build
 
 
+def _crash(url: str) -> None:
+    """`pg_ctl stop -m immediate`, and the server's port closed before the test goes on (no client of the
+    test may reach a server that is still shutting down)."""
+    from core.warehouse import conn_params, stop_embedded
+
+    assert stop_embedded(mode="immediate")
+    port = conn_params(url).port
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as s:
+            s.settimeout(1)
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        assert time.monotonic() < deadline, f"the server still listens on {port} after pg_ctl stop"
+        time.sleep(0.1)
+
+
 def test_postgres_stopped_immediately_mid_build_and_mid_receive(tmp_path, sample_dir, monkeypatch):
     """`pg_ctl stop -m immediate` (a crash: no checkpoint, recovery from the WAL at the next start) of a
     cluster of its own, while dbt writes the marts and while a report's values are loaded but not decided."""
@@ -145,9 +162,10 @@ def test_postgres_stopped_immediately_mid_build_and_mid_receive(tmp_path, sample
         # mid-build
         assert submit(sample_dir / "330402_2016Q4.xlsx", write_feedback=False).status == "accepted"
         with dbt_build_held_at_town_facts(url, tmp_path) as build:
-            stop_embedded(mode="immediate")
+            _crash(url)
         assert build.wait(timeout=120) != 0
-        ensure_embedded()
+        url = ensure_embedded()  # (on the same port if it is free, else another)
+        monkeypatch.setenv("WAREHOUSE_URL", url)
         assert _marts() == before
         _dbt("build")
         assert _audit_and_switch()["switched"]
@@ -159,11 +177,12 @@ def test_postgres_stopped_immediately_mid_build_and_mid_receive(tmp_path, sample
                                     "landing.submissions where status = 'accepted' order by 1").fetchall()
         report = sample_dir / "330402_2017Q1.xlsx"
         proc = stopped_at(["ingest", "submit", str(report)], "receive.loaded", tmp_path)
-        stop_embedded(mode="immediate")
+        _crash(url)
         (tmp_path / "receive.loaded.resume").touch()
         out, err = finish(proc, 120)
         assert proc.returncode != 0, out
-        ensure_embedded()
+        url = ensure_embedded()  # (on the same port if it is free, else another)
+        monkeypatch.setenv("WAREHOUSE_URL", url)
         with connect() as conn:
             assert conn.execute("select submission_id, county_code, year, quarter, version from landing.submissions "
                                 "where status = 'accepted' order by 1").fetchall() == accepted
