@@ -278,6 +278,9 @@ def _init_cluster(home: Path, pgdata: Path) -> None:
 # process (dbt runs 2 threads, each query up to 2 parallel workers); small queries never take it.
 # max_wal_size keeps a bulk load or a full refresh from checkpointing every few seconds.
 SERVER_SETTINGS = {
+    # the test session keeps a prepared GX checkpoint (its engine's pooled connections) per database and seeds
+    # version, and each DAG run its own sessions: 100 was reached in a full `make test`
+    "max_connections": "300",
     "shared_buffers": "1GB",
     "work_mem": "256MB",
     "hash_mem_multiplier": "4",
@@ -353,9 +356,16 @@ def stop_embedded(mode: str = "fast") -> bool:
     home = embedded_dir()
     pgdata = home / "pgdata"
     with _lock(home):
-        if not _is_running(pgdata):
+        if not (pgdata / "postmaster.pid").exists():
             return False
-        _run_as_pg([str(_bin("pg_ctl")), "-D", str(pgdata), "-w", "-m", mode, "stop"])
+        # asked to stop whenever a postmaster.pid is there (a `pg_ctl status` beforehand was seen to answer
+        # "not running" for a running server under load: the stop was then skipped, the server kept running)
+        stopped = _run_as_pg([str(_bin("pg_ctl")), "-D", str(pgdata), "-w", "-m", mode, "stop"], check=False)
+        if stopped.returncode != 0:
+            if _is_running(pgdata):
+                raise EmbeddedServerError(f"pg_ctl stop failed (exit {stopped.returncode}): "
+                                          f"{stopped.stderr.strip() or stopped.stdout.strip()}")
+            return False
         for _ in range(50):
             if not _is_running(pgdata):
                 break
