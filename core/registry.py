@@ -126,6 +126,11 @@ def is_county_form(form: str, seeds_dir: Path | None = None) -> bool:
 
 def programme_names(seeds_dir: Path | None = None) -> dict[str, str]:
     """programme -> its Chinese name (seed programmes)."""
+    return _programme_names(folder(seeds_dir))
+
+
+@functools.cache
+def _programme_names(seeds_dir: Path) -> dict[str, str]:
     return {r["programme"]: r["name_zh"] for r in _read("programmes.csv", seeds_dir)}
 
 
